@@ -1,0 +1,62 @@
+import { pino, type Level, type Logger } from 'pino';
+import { DEFAULT_LOG_SETTINGS, type LogSettings } from './settings.js';
+
+export type { Logger } from 'pino';
+
+/**
+ * Keys whose values never reach a log line, wherever they appear in a logged
+ * object (credentials of clouds, targets and the database).
+ */
+const SECRET_KEYS = ['password', 'apikey', 'api_key', 'secret', 'token', 'dburi', 'application_credential_secret'];
+const REDACT_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]);
+
+/**
+ * The loggers of one process. Each component asks for its logger by name
+ * (`nodepool.NodePool`, `nodepool.builder`, ...) as upstream's Python loggers
+ * are named, and gets the level the settings give that name.
+ */
+export class Logging {
+  readonly root: Logger;
+  private readonly settings: LogSettings;
+
+  constructor(settings: LogSettings = DEFAULT_LOG_SETTINGS, options: { debug?: boolean } = {}) {
+    this.settings = options.debug ? { ...settings, level: 'debug' } : settings;
+    this.root = pino(
+      {
+        level: lowestLevel(this.settings),
+        base: { pid: process.pid },
+        redact: { paths: REDACT_PATHS, censor: '***' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      destinationFor(this.settings.destination),
+    );
+  }
+
+  /** The logger of one component; a name's level applies to its dotted children too. */
+  get(name: string): Logger {
+    return this.root.child({ name }, { level: this.levelFor(name) });
+  }
+
+  private levelFor(name: string): Level {
+    let best: string | undefined;
+    for (const configured of Object.keys(this.settings.loggers)) {
+      const matches = name === configured || name.startsWith(`${configured}.`);
+      if (matches && (best === undefined || configured.length > best.length)) best = configured;
+    }
+    return best === undefined ? this.settings.level : (this.settings.loggers[best] as Level);
+  }
+}
+
+function destinationFor(destination: string) {
+  if (destination === 'stderr') return pino.destination({ fd: 2, sync: true });
+  if (destination === 'stdout') return pino.destination({ fd: 1, sync: true });
+  return pino.destination({ dest: destination, mkdir: true, append: true, sync: true });
+}
+
+/** The root must let through the most verbose level any named logger wants. */
+function lowestLevel(settings: LogSettings): Level {
+  const order: Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  const all = [settings.level, ...Object.values(settings.loggers)];
+  return order.find((level) => all.includes(level)) ?? settings.level;
+}
