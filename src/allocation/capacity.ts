@@ -1,0 +1,68 @@
+/** Free servers per provider, and the sub-node deficits that take them first. */
+import type { AllocationInput, SubnodeLaunch } from './types.js';
+import { wholeNumber } from './numbers.js';
+
+/** Providers by index (configuration order); arrays below share that index. */
+export interface Pool {
+  names: readonly string[];
+  index: ReadonlyMap<string, number>;
+  /** max-servers above 0; a provider at -1 or 0 is retired and launches nothing. */
+  live: readonly boolean[];
+  /** Free servers at the start of the run. */
+  free: readonly number[];
+  /** Free servers after sub-node deficits: each provider's weight when spreading. */
+  weight: number[];
+  /** Free servers left; every grant takes from here. */
+  room: number[];
+}
+
+export function openPool(input: AllocationInput): Pool {
+  const { providers, labels } = input.config;
+  const names = providers.map((p) => p.name);
+  const index = new Map(names.map((name, i) => [name, i] as const));
+  const estimate = estimateServers(input, new Map(labels.map((l) => [l.name, wholeNumber(l.subnodes)])));
+  const free = providers.map((p) => {
+    if (!(p.maxServers > 0)) return 0;
+    const servers = wholeNumber(input.providerServers?.[p.name] ?? estimate.get(p.name) ?? 0);
+    let room = Math.max(0, Math.floor(p.maxServers) - servers);
+    const quota = input.quotaHeadroom?.[p.name];
+    if (quota !== undefined && Number.isFinite(quota)) room = Math.min(room, wholeNumber(quota));
+    return room;
+  });
+  const live = providers.map((p) => p.maxServers > 0);
+  return { names, index, live, free, weight: [...free], room: [...free] };
+}
+
+/** Servers per provider from the node counts, when the caller did not say. */
+function estimateServers(input: AllocationInput, subnodes: ReadonlyMap<string, number>): Map<string, number> {
+  const servers = new Map<string, number>();
+  for (const t of input.nodes) {
+    const n = wholeNumber(t.count) * (1 + (subnodes.get(t.label) ?? 0));
+    servers.set(t.provider, (servers.get(t.provider) ?? 0) + n);
+  }
+  return servers;
+}
+
+/**
+ * Sub-nodes owed to existing nodes, oldest node first, as far as room allows.
+ * `canLaunch(provider, label)` says whether the label may launch there at all
+ * (enabled, image ready). Spreading weights are taken after this.
+ */
+export function fillSubnodeDeficits(
+  input: AllocationInput,
+  pool: Pool,
+  canLaunch: (provider: number, label: string) => boolean,
+): SubnodeLaunch[] {
+  const deficits = [...(input.subnodeDeficits ?? [])].sort((a, b) => a.nodeId - b.nodeId);
+  const launches: SubnodeLaunch[] = [];
+  for (const d of deficits) {
+    const p = pool.index.get(d.provider);
+    if (p === undefined || !canLaunch(p, d.label)) continue;
+    const count = Math.min(wholeNumber(d.missing), pool.room[p] ?? 0);
+    if (count === 0) continue;
+    pool.room[p] = (pool.room[p] ?? 0) - count;
+    launches.push({ nodeId: d.nodeId, provider: d.provider, label: d.label, count });
+  }
+  pool.weight = [...pool.room];
+  return launches;
+}
