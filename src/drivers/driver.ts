@@ -1,0 +1,135 @@
+/**
+ * The provider driver: the few operations nodepool needs from a cloud. The
+ * same interface serves the simulated cloud (`driver: fake`) and OpenStack.
+ * Rate spacing and caching are not the driver's business: the provider actor
+ * calls it through its rate-spaced queue and shares one server list among all
+ * its node actors.
+ */
+
+export type ServerStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'DELETED' | 'SHUTOFF' | 'UNKNOWN';
+
+export interface ServerAddresses {
+  publicV4?: string;
+  publicV6?: string;
+  privateV4?: string;
+}
+
+export interface Server {
+  id: string;
+  name: string;
+  status: ServerStatus;
+  addresses: ServerAddresses;
+  /** Nova metadata: string keys and string values. */
+  metadata: Record<string, string>;
+  /** The cloud's reason for ERROR, when it gives one. */
+  fault?: string;
+  /** Nova's task state (`OS-EXT-STS:task_state`), e.g. 'deleting' while a delete is under way. */
+  taskState?: string;
+  availabilityZone?: string;
+  imageId?: string;
+  flavorId?: string;
+}
+
+export interface ServerNetwork {
+  /** Resolved network id. */
+  id?: string;
+  name?: string;
+}
+
+export interface CreateServerRequest {
+  name: string;
+  imageId: string;
+  flavorId: string;
+  metadata: Record<string, string>;
+  availabilityZone?: string;
+  keyName?: string;
+  configDrive?: boolean;
+  networks?: ServerNetwork[];
+}
+
+export interface Flavor {
+  id: string;
+  name: string;
+  /** MB. */
+  ram: number;
+  vcpus: number;
+}
+
+export type CloudImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted' | 'pending_delete';
+
+export interface CloudImage {
+  id: string;
+  name: string;
+  status: CloudImageStatus;
+  /** Glance properties (nodepool_build_id, nodepool_upload_id, the image's meta). */
+  properties: Record<string, string>;
+  diskFormat?: string;
+}
+
+export interface UploadImageRequest {
+  name: string;
+  /** Path of the image file; drivers stream it, never read it whole. */
+  filePath: string;
+  diskFormat: string;
+  properties: Record<string, string>;
+}
+
+/** A limit of -1 means unlimited, as Nova reports it. */
+export interface Quota {
+  instances: { limit: number; used: number };
+  cores: { limit: number; used: number };
+  ram: { limit: number; used: number };
+}
+
+export interface FloatingIp {
+  id: string;
+  address: string;
+  /** Attached to a port (a server). */
+  attached: boolean;
+}
+
+export interface ProviderDriver {
+  /** All servers of the project, with details, in one call. */
+  listServers(): Promise<Server[]>;
+  createServer(request: CreateServerRequest): Promise<{ id: string }>;
+  /** Resolves when the cloud accepted the delete; a server already gone counts as deleted. */
+  deleteServer(id: string): Promise<void>;
+  listFlavors(): Promise<Flavor[]>;
+  listImages(): Promise<CloudImage[]>;
+  /** Resolves with the image id once the image is active. */
+  uploadImage(request: UploadImageRequest): Promise<{ id: string }>;
+  /** An image already gone counts as deleted. */
+  deleteImage(id: string): Promise<void>;
+  getQuota(): Promise<Quota>;
+  listFloatingIps(): Promise<FloatingIp[]>;
+  deleteFloatingIp(id: string): Promise<void>;
+  /** Releases timers, sockets and files. */
+  close(): Promise<void>;
+}
+
+export type DriverErrorKind =
+  | 'not-found'
+  | 'quota'
+  | 'rate-limited'
+  | 'unavailable'
+  | 'bad-request'
+  | 'auth'
+  | 'conflict'
+  | 'unknown';
+
+/** A cloud call that failed, with what an operator needs to act on it. */
+export class DriverError extends Error {
+  constructor(
+    readonly kind: DriverErrorKind,
+    message: string,
+    readonly details: { provider?: string; service?: string; status?: number; retryAfterMs?: number } = {},
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+
+  /** Worth trying again after a pause (the provider actor's queue backs off). */
+  get retryable(): boolean {
+    return this.kind === 'rate-limited' || this.kind === 'unavailable';
+  }
+}

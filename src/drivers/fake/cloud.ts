@@ -1,0 +1,374 @@
+import { resolve } from 'node:path';
+import type { FakeCloudSettings } from '../../config/types.js';
+import { systemClock, type Clock } from '../../runtime/clock.js';
+import {
+  DriverError,
+  type CloudImage,
+  type CreateServerRequest,
+  type Flavor,
+  type FloatingIp,
+  type Quota,
+  type Server,
+  type UploadImageRequest,
+} from '../driver.js';
+import { hashFile } from './hash-file.js';
+import { closedError, Latency } from './latency.js';
+import { badRequest, checkServerRequest } from './server-request.js';
+import { imageStatus, isGone, type BuildOutcome, type FakeCloudState, type StoredImage, type StoredServer } from './state.js';
+import { FileStore, MemoryStore, type Store } from './store.js';
+
+export interface FakeCloudOptions {
+  /** Time for latencies and for servers' transitions; default the system clock. */
+  clock?: Clock;
+  /** Draws for the failure rates; tests pass seededRandom(n). Default Math.random. */
+  random?: () => number;
+  /** Names the cloud in error messages (usually the provider's name). */
+  name?: string;
+}
+
+/** The cloud operations, as counted in `FakeCloud.calls`. */
+export const FAKE_OPERATIONS = [
+  'listServers', 'createServer', 'deleteServer', 'listFlavors', 'listImages',
+  'uploadImage', 'deleteImage', 'getQuota', 'listFloatingIps', 'deleteFloatingIp',
+] as const;
+export type FakeOperation = (typeof FAKE_OPERATIONS)[number];
+
+/** What Nova says when a build fails on the compute side. */
+export const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
+const NOVA_500 = 'The server has either erred or is incapable of performing the requested operation. (HTTP 500)';
+
+/**
+ * A small OpenStack-like cloud inside the process: flavors, images, servers,
+ * floating IPs and quota, with the latencies and failure rates of a provider's
+ * `fake:` settings. Servers move BUILD -> ACTIVE/ERROR (or stay in BUILD) and
+ * deletes complete as clock time passes; every change is written to the state
+ * file when there is one. Many drivers may share one cloud (see registry.ts).
+ */
+export class FakeCloud {
+  /** Calls received per operation, failed ones included (seeding and inspection are not counted). */
+  readonly calls: Record<FakeOperation, number> = zeroCalls();
+  readonly name: string;
+  readonly stateFile: string | undefined;
+  private current: FakeCloudSettings;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly store: Store;
+  private readonly latency: Latency;
+  private isClosed = false;
+
+  constructor(settings: FakeCloudSettings, options: FakeCloudOptions = {}) {
+    this.current = settings;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.stateFile = settings.stateFile === undefined ? undefined : resolve(settings.stateFile);
+    this.name = options.name ?? this.stateFile ?? 'fake';
+    const now = () => this.clock.now();
+    this.store = this.stateFile === undefined ? new MemoryStore(now) : new FileStore(this.stateFile, now);
+    this.latency = new Latency(this.clock);
+  }
+
+  get settings(): FakeCloudSettings {
+    return this.current;
+  }
+
+  /** New latencies, rates, quota and flavors (a configuration reload); the state file stays the one the cloud opened. */
+  configure(settings: FakeCloudSettings): void {
+    this.current = settings;
+  }
+
+  /** Timers the cloud holds now (calls waiting out their latency). */
+  get pendingTimers(): number {
+    return this.latency.size;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get totalCalls(): number {
+    return FAKE_OPERATIONS.reduce((sum, op) => sum + this.calls[op], 0);
+  }
+
+  resetCalls(): void {
+    Object.assign(this.calls, zeroCalls());
+  }
+
+  // ---- servers -------------------------------------------------------------
+
+  async listServers(): Promise<Server[]> {
+    this.enter('listServers');
+    const now = this.clock.now();
+    return this.store.read().servers.filter((s) => !isGone(s, now)).map((s) => viewServer(s, now));
+  }
+
+  async createServer(request: CreateServerRequest): Promise<{ id: string }> {
+    this.enter('createServer');
+    await this.latency.wait(this.current.latency.create);
+    checkServerRequest(request);
+    const failure = this.random();
+    const errorDraw = this.random();
+    const stuckDraw = this.random();
+    if (failure < this.current.failureRate.create) {
+      throw new DriverError('unavailable', `Nova createServer failed: ${NOVA_500}`, { service: 'compute', status: 500 });
+    }
+    const outcome: BuildOutcome = errorDraw < this.current.failureRate.errorStatus ? 'error'
+      : stuckDraw < this.current.failureRate.stuckInBuild ? 'stuck' : 'active';
+    return this.store.update((state) => ({ id: this.addServer(state, request, outcome).id }));
+  }
+
+  async deleteServer(id: string): Promise<void> {
+    this.enter('deleteServer');
+    const now = this.clock.now();
+    const server = this.store.read().servers.find((s) => s.id === id && !isGone(s, now));
+    if (!server) return;
+    if (this.random() < this.current.failureRate.delete) {
+      throw new DriverError('unavailable', `Nova deleteServer ${id} failed: ${NOVA_500}`, { service: 'compute', status: 500 });
+    }
+    this.store.update((state) => {
+      const s = state.servers.find((x) => x.id === id);
+      if (!s || s.deleteRequestedAt !== undefined) return;
+      s.deleteRequestedAt = now;
+      s.goneAt = now + seconds(this.current.latency.delete);
+    });
+  }
+
+  /** One server as listServers shows it (not counted as a call). */
+  server(id: string): Server | undefined {
+    const now = this.clock.now();
+    const s = this.store.read().servers.find((x) => x.id === id && !isGone(x, now));
+    return s && viewServer(s, now);
+  }
+
+  // ---- flavors and quota -----------------------------------------------------
+
+  async listFlavors(): Promise<Flavor[]> {
+    this.enter('listFlavors');
+    return this.flavors();
+  }
+
+  async getQuota(): Promise<Quota> {
+    this.enter('getQuota');
+    const used = this.used(this.store.read());
+    const q = this.current.quota;
+    return {
+      instances: { limit: q.instances, used: used.instances },
+      cores: { limit: q.cores, used: used.cores },
+      ram: { limit: q.ram, used: used.ram },
+    };
+  }
+
+  // ---- images --------------------------------------------------------------
+
+  async listImages(): Promise<CloudImage[]> {
+    this.enter('listImages');
+    const now = this.clock.now();
+    return this.store.read().images.map((i) => viewImage(i, now));
+  }
+
+  async uploadImage(request: UploadImageRequest): Promise<{ id: string }> {
+    this.enter('uploadImage');
+    let file: { size: number; sha256: string };
+    try {
+      file = await hashFile(request.filePath);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw badRequest(`Cannot upload image ${request.name}: image file ${request.filePath} cannot be read (${reason})`, 'image');
+    }
+    this.ensureOpen();
+    const upload = this.current.latency.upload;
+    const id = this.store.update((state) => {
+      const now = this.clock.now();
+      const image: StoredImage = {
+        id: nextId(state, 'image'),
+        name: request.name,
+        properties: { ...request.properties },
+        diskFormat: request.diskFormat,
+        size: file.size,
+        sha256: file.sha256,
+        createdAt: now,
+        activeAt: now + seconds(upload),
+      };
+      state.images.push(image);
+      return image.id;
+    });
+    await this.latency.wait(upload);
+    return { id };
+  }
+
+  async deleteImage(id: string): Promise<void> {
+    this.enter('deleteImage');
+    if (!this.store.read().images.some((i) => i.id === id)) return;
+    this.store.update((state) => {
+      state.images = state.images.filter((i) => i.id !== id);
+    });
+  }
+
+  /** Seeds an image that is active at once (not counted as a call). */
+  addImage(name: string, properties: Record<string, string> = {}, diskFormat = 'qcow2'): CloudImage {
+    this.ensureOpen();
+    const now = this.clock.now();
+    const image = this.store.update((state) => {
+      const seeded: StoredImage = { id: nextId(state, 'image'), name, properties: { ...properties }, diskFormat, createdAt: now, activeAt: now };
+      state.images.push(seeded);
+      return seeded;
+    });
+    return viewImage(image, now);
+  }
+
+  /** The stored record of an image, with the size and SHA-256 of its uploaded file. */
+  imageRecord(id: string): StoredImage | undefined {
+    const image = this.store.read().images.find((i) => i.id === id);
+    return image && structuredClone(image);
+  }
+
+  // ---- floating IPs ----------------------------------------------------------
+
+  async listFloatingIps(): Promise<FloatingIp[]> {
+    this.enter('listFloatingIps');
+    return this.store.read().floatingIps.map((f) => ({ ...f }));
+  }
+
+  async deleteFloatingIp(id: string): Promise<void> {
+    this.enter('deleteFloatingIp');
+    if (!this.store.read().floatingIps.some((f) => f.id === id)) return;
+    this.store.update((state) => {
+      state.floatingIps = state.floatingIps.filter((f) => f.id !== id);
+    });
+  }
+
+  /** Seeds a floating IP (unattached unless said otherwise; not counted as a call). */
+  addFloatingIp(options: { attached?: boolean } = {}): FloatingIp {
+    this.ensureOpen();
+    return this.store.update((state) => {
+      const n = state.counters.floatingIp;
+      const fip = { id: nextId(state, 'floatingIp'), address: `127.30.${(n >> 8) & 255}.${n & 255}`, attached: options.attached ?? false };
+      state.floatingIps.push(fip);
+      return { ...fip };
+    });
+  }
+
+  /** Cancels pending timers and fails the calls waiting on them; later calls fail as 'unavailable'. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    this.latency.close();
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private enter(operation: FakeOperation): void {
+    this.calls[operation] += 1;
+    this.ensureOpen();
+  }
+
+  private ensureOpen(): void {
+    if (this.isClosed) throw closedError();
+  }
+
+  private flavors(): Flavor[] {
+    return this.current.flavors.map((f) => ({ id: f.name, name: f.name, ram: f.ram, vcpus: f.vcpus }));
+  }
+
+  private used(state: FakeCloudState): { instances: number; cores: number; ram: number } {
+    const now = this.clock.now();
+    const live = state.servers.filter((s) => !isGone(s, now));
+    return {
+      instances: live.length,
+      cores: live.reduce((sum, s) => sum + s.vcpus, 0),
+      ram: live.reduce((sum, s) => sum + s.ram, 0),
+    };
+  }
+
+  /** Validates flavor, image and quota against the state, then records the server. */
+  private addServer(state: FakeCloudState, request: CreateServerRequest, outcome: BuildOutcome): StoredServer {
+    const flavor = this.flavors().find((f) => f.id === request.flavorId);
+    if (!flavor) throw badRequest(`Flavor ${request.flavorId} could not be found.`);
+    const now = this.clock.now();
+    const image = state.images.find((i) => i.id === request.imageId);
+    if (!image) throw badRequest(`Image ${request.imageId} could not be found.`);
+    if (imageStatus(image, now) !== 'active') throw badRequest(`Image ${request.imageId} is not active.`);
+    this.checkQuota(state, flavor);
+    const n = state.counters.address++;
+    const server: StoredServer = {
+      id: nextId(state, 'server'),
+      name: request.name,
+      metadata: { ...request.metadata },
+      availabilityZone: request.availabilityZone ?? 'nova',
+      imageId: image.id,
+      flavorId: flavor.id,
+      vcpus: flavor.vcpus,
+      ram: flavor.ram,
+      ...(request.keyName !== undefined && { keyName: request.keyName }),
+      ...(request.configDrive !== undefined && { configDrive: request.configDrive }),
+      ...(request.networks !== undefined && { networks: request.networks.map((x) => ({ ...x })) }),
+      createdAt: now,
+      outcome,
+      ...(outcome !== 'stuck' && { buildEndsAt: now + seconds(this.current.latency.active) }),
+      ...(outcome === 'error' && { fault: NO_VALID_HOST }),
+      addresses: { publicV4: `127.10.${(n >> 8) & 255}.${n & 255}`, privateV4: `127.20.${(n >> 8) & 255}.${n & 255}` },
+    };
+    state.servers.push(server);
+    return server;
+  }
+
+  private checkQuota(state: FakeCloudState, flavor: Flavor): void {
+    const used = this.used(state);
+    const limits = this.current.quota;
+    const asks = [
+      ['instances', 1, used.instances, limits.instances],
+      ['cores', flavor.vcpus, used.cores, limits.cores],
+      ['ram', flavor.ram, used.ram, limits.ram],
+    ] as const;
+    for (const [resource, requested, inUse, limit] of asks) {
+      if (limit >= 0 && inUse + requested > limit) {
+        throw new DriverError(
+          'quota',
+          `Quota exceeded for ${resource}: Requested ${requested}, but already used ${inUse} of ${limit} ${resource}`,
+          { service: 'compute', status: 403 },
+        );
+      }
+    }
+  }
+}
+
+function zeroCalls(): Record<FakeOperation, number> {
+  return Object.fromEntries(FAKE_OPERATIONS.map((op) => [op, 0])) as Record<FakeOperation, number>;
+}
+
+function seconds(s: number): number {
+  return Math.max(0, s) * 1000;
+}
+
+const ID_PREFIX = { server: '5e000000', image: '1a000000', floatingIp: 'f1000000' } as const;
+
+/** UUID-shaped like OpenStack's ids, from a counter that is never reused. */
+function nextId(state: FakeCloudState, kind: keyof typeof ID_PREFIX): string {
+  const n = state.counters[kind]++;
+  return `${ID_PREFIX[kind]}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+function viewServer(s: StoredServer, now: number): Server {
+  const built = s.buildEndsAt !== undefined && now >= s.buildEndsAt;
+  const status = !built ? 'BUILD' : s.outcome === 'active' ? 'ACTIVE' : 'ERROR';
+  return {
+    id: s.id,
+    name: s.name,
+    status,
+    addresses: status === 'ACTIVE' ? { ...s.addresses } : {},
+    metadata: { ...s.metadata },
+    ...(status === 'ERROR' && s.fault !== undefined && { fault: s.fault }),
+    ...(s.deleteRequestedAt !== undefined && { taskState: 'deleting' }),
+    availabilityZone: s.availabilityZone,
+    imageId: s.imageId,
+    flavorId: s.flavorId,
+  };
+}
+
+function viewImage(i: StoredImage, now: number): CloudImage {
+  return {
+    id: i.id,
+    name: i.name,
+    status: imageStatus(i, now),
+    properties: { ...i.properties },
+    ...(i.diskFormat !== undefined && { diskFormat: i.diskFormat }),
+  };
+}

@@ -1,0 +1,88 @@
+import {
+  DriverError,
+  type CloudImage,
+  type CreateServerRequest,
+  type Flavor,
+  type FloatingIp,
+  type ProviderDriver,
+  type Quota,
+  type Server,
+  type UploadImageRequest,
+} from '../driver.js';
+import type { FakeCloud } from './cloud.js';
+
+/**
+ * What one provider uses to reach a fake cloud. Several drivers may share one
+ * cloud; each names its provider in the errors it passes on, and close()
+ * releases this driver's hold on the cloud (the cloud itself closes when its
+ * last driver does, see registry.ts).
+ */
+export class FakeDriver implements ProviderDriver {
+  private isClosed = false;
+
+  constructor(
+    readonly cloud: FakeCloud,
+    readonly provider: string,
+    private readonly release: () => Promise<void> = async () => {},
+  ) {}
+
+  listServers(): Promise<Server[]> {
+    return this.call(() => this.cloud.listServers());
+  }
+
+  createServer(request: CreateServerRequest): Promise<{ id: string }> {
+    return this.call(() => this.cloud.createServer(request));
+  }
+
+  deleteServer(id: string): Promise<void> {
+    return this.call(() => this.cloud.deleteServer(id));
+  }
+
+  listFlavors(): Promise<Flavor[]> {
+    return this.call(() => this.cloud.listFlavors());
+  }
+
+  listImages(): Promise<CloudImage[]> {
+    return this.call(() => this.cloud.listImages());
+  }
+
+  uploadImage(request: UploadImageRequest): Promise<{ id: string }> {
+    return this.call(() => this.cloud.uploadImage(request));
+  }
+
+  deleteImage(id: string): Promise<void> {
+    return this.call(() => this.cloud.deleteImage(id));
+  }
+
+  getQuota(): Promise<Quota> {
+    return this.call(() => this.cloud.getQuota());
+  }
+
+  listFloatingIps(): Promise<FloatingIp[]> {
+    return this.call(() => this.cloud.listFloatingIps());
+  }
+
+  deleteFloatingIp(id: string): Promise<void> {
+    return this.call(() => this.cloud.deleteFloatingIp(id));
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    await this.release();
+  }
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.isClosed) {
+      throw new DriverError('unavailable', `The driver of provider ${this.provider} is closed`, { provider: this.provider, service: 'fake' });
+    }
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof DriverError) {
+        throw new DriverError(error.kind, `${this.provider}: ${error.message}`, { ...error.details, provider: this.provider });
+      }
+      throw error;
+    }
+  }
+}

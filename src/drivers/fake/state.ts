@@ -1,0 +1,103 @@
+import type { CloudImageStatus, ServerAddresses } from '../driver.js';
+
+/**
+ * What the fake cloud remembers, and what its state file holds. Every change
+ * that happens by itself (BUILD -> ACTIVE, a delete completing, an upload
+ * finishing) is stored as an absolute clock time rather than applied by a
+ * timer, so the state read back after a restart carries on where it stopped:
+ * a due time already past simply counts as done.
+ */
+export interface FakeCloudState {
+  version: 1;
+  /** Next numbers for ids and addresses; never reused, so ids stay unique across restarts. */
+  counters: { server: number; image: number; floatingIp: number; address: number };
+  servers: StoredServer[];
+  images: StoredImage[];
+  floatingIps: StoredFloatingIp[];
+}
+
+/** How a server's build ends, decided (with the failure rates) when it is created. */
+export type BuildOutcome = 'active' | 'error' | 'stuck';
+
+export interface StoredServer {
+  id: string;
+  name: string;
+  metadata: Record<string, string>;
+  availabilityZone: string;
+  imageId: string;
+  flavorId: string;
+  /** Kept so quota stays right if the flavor leaves the settings. */
+  vcpus: number;
+  ram: number;
+  keyName?: string;
+  configDrive?: boolean;
+  networks?: { id?: string; name?: string }[];
+  /** Clock ms. */
+  createdAt: number;
+  outcome: BuildOutcome;
+  /** Clock ms when BUILD ends; absent when the server is stuck in BUILD. */
+  buildEndsAt?: number;
+  fault?: string;
+  /** Assigned at creation, shown once ACTIVE. */
+  addresses: ServerAddresses;
+  /** Clock ms of the accepted delete, and of the server's disappearance. */
+  deleteRequestedAt?: number;
+  goneAt?: number;
+}
+
+export interface StoredImage {
+  id: string;
+  name: string;
+  properties: Record<string, string>;
+  diskFormat?: string;
+  /** Bytes read from the uploaded file; absent for seeded images. */
+  size?: number;
+  sha256?: string;
+  createdAt: number;
+  /** Clock ms when the upload finishes (status saving until then). */
+  activeAt: number;
+}
+
+export interface StoredFloatingIp {
+  id: string;
+  address: string;
+  attached: boolean;
+}
+
+export function emptyState(): FakeCloudState {
+  return {
+    version: 1,
+    counters: { server: 1, image: 1, floatingIp: 1, address: 1 },
+    servers: [],
+    images: [],
+    floatingIps: [],
+  };
+}
+
+export function imageStatus(image: StoredImage, now: number): CloudImageStatus {
+  return now >= image.activeAt ? 'active' : 'saving';
+}
+
+export function isGone(server: StoredServer, now: number): boolean {
+  return server.goneAt !== undefined && now >= server.goneAt;
+}
+
+/** Drops what has finished disappearing, so the file does not grow forever. */
+export function prune(state: FakeCloudState, now: number): void {
+  state.servers = state.servers.filter((s) => !isGone(s, now));
+}
+
+/** Checks the shape of a parsed state file well enough to trust it; returns a problem or undefined. */
+export function stateProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not a JSON object';
+  const v = value as Partial<FakeCloudState>;
+  if (v.version !== 1) return `unknown version ${JSON.stringify(v.version)} (expected 1)`;
+  const c = v.counters as Record<string, unknown> | undefined;
+  if (!c || !['server', 'image', 'floatingIp', 'address'].every((k) => Number.isInteger(c[k]))) {
+    return 'counters missing or not integers';
+  }
+  for (const key of ['servers', 'images', 'floatingIps'] as const) {
+    if (!Array.isArray(v[key])) return `"${key}" is not a list`;
+  }
+  return undefined;
+}
