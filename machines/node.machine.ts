@@ -1,0 +1,386 @@
+/**
+ * One node, from request to removal (behaviour.md section 2).
+ *
+ *   building ─► (test) ─► ready ─► used ─► deleting ─► removed
+ *      │                    │        │         ▲
+ *      └──── any failure ───┴── hold ┴─────────┘
+ *
+ * Pure: every effect (creating a server, the SSH check, writing the node-set
+ * files, deleting a server) is a named actor supplied by src/runtime. The
+ * server's status is not polled here: the provider lists all its servers in
+ * one call and sends each node a `server.listed` event with its own server.
+ * Deadlines are absolute times in the context and are checked on every event
+ * that carries `now`, because pending `after` timers are not persisted.
+ */
+import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
+
+export type NodeRole = 'primary' | 'sub';
+
+/** Why a launch failed, as counted in metrics (`nodepool.launch.<p>.<i>.error.<reason>`). */
+export type FailureReason = 'timeout' | 'status' | 'network' | 'auth' | 'other';
+
+export interface NodeFailure {
+  reason: FailureReason;
+  message: string;
+}
+
+/** What the provider's server list says about this node's server. */
+export interface ListedServer {
+  id: string;
+  status: string;
+  publicV4?: string;
+  publicV6?: string;
+  privateV4?: string;
+  fault?: string;
+}
+
+export interface NodeInput {
+  nodeId: number;
+  role: NodeRole;
+  /** When the node was requested (ms epoch): launch-timeout counts from here. */
+  requestedAt: number;
+  launchTimeoutMs: number;
+  bootTimeoutMs: number;
+  /** Sub-nodes the node waits for before it is prepared (primary only). */
+  subnodes: number;
+  /** The target runs an acceptance test job before the node is ready. */
+  hasTestJob: boolean;
+  ipv6Preferred: boolean;
+  /** A server created before a restart, when the row already records it. */
+  serverId?: string;
+}
+
+export interface NodeContext extends NodeInput {
+  launchDeadline: number;
+  bootDeadline?: number;
+  /** When to give up waiting for a deleted server to disappear and delete it again. */
+  goneDeadline?: number;
+  /** When a failed delete call may be tried again. */
+  retryDeleteAt?: number;
+  deleteAttempts: number;
+  ip?: string;
+  ipPrivate?: string;
+  ipv6?: string;
+  failure?: NodeFailure;
+  /** Why the node is being deleted (failure, command, job finished, ...). */
+  deleteReason?: string;
+  /** The node's comment: the hold reason. */
+  comment?: string;
+  /** A hold asked for while the node was still building. */
+  holdRequested: boolean;
+  /** The job that last ran on the node. */
+  job?: string;
+}
+
+export type NodeEvent =
+  | { type: 'server.listed'; now: number; server: ListedServer | null }
+  | { type: 'tick'; now: number }
+  | { type: 'subnodes.ready' }
+  | { type: 'job.started'; job: string }
+  | { type: 'job.finished'; job: string; result: string; autoHoldComment?: string }
+  | { type: 'test.finished'; success: boolean }
+  | { type: 'hold'; reason?: string }
+  | { type: 'delete'; reason?: string };
+
+/** An effect's error, classified by the effect (src/runtime) where it knows why. */
+export interface EffectError {
+  reason?: FailureReason;
+  message?: string;
+}
+
+export const DELETE_RETRY_MS = 10_000;
+export const GONE_TIMEOUT_MS = 120_000;
+
+function failureOf(error: unknown, fallback: FailureReason): NodeFailure {
+  const e = (error ?? {}) as EffectError;
+  return { reason: e.reason ?? fallback, message: e.message ?? String(error) };
+}
+
+/** The address nodepool reaches the node on (behaviour.md step 6). */
+function addressesOf(server: ListedServer, ipv6Preferred: boolean) {
+  const ip = ipv6Preferred && server.publicV6 ? server.publicV6 : (server.publicV4 ?? server.publicV6);
+  return { ip, ipPrivate: server.privateV4 ?? ip, ipv6: server.publicV6 };
+}
+
+const notProvided = (name: string) =>
+  fromPromise<never, unknown>(async () => {
+    throw new Error(`${name} is not provided`);
+  });
+
+export const nodeMachine = setup({
+  types: {
+    context: {} as NodeContext,
+    events: {} as NodeEvent,
+    input: {} as NodeInput,
+  },
+  actors: {
+    /** Creates the server (or finds the one a previous attempt created); resolves with its id. */
+    createServer: notProvided('createServer') as unknown as ReturnType<
+      typeof fromPromise<{ serverId: string }, { nodeId: number }>
+    >,
+    /** Connects over SSH until it answers or the deadline passes. */
+    checkSsh: notProvided('checkSsh') as unknown as ReturnType<
+      typeof fromPromise<void, { nodeId: number; ip: string; deadline: number }>
+    >,
+    /** Writes the node-set files and runs the ready script (primary only). */
+    prepareNode: notProvided('prepareNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number }>>,
+    /** Asks the cloud to delete the server; resolves when the cloud accepted. */
+    deleteServer: notProvided('deleteServer') as unknown as ReturnType<
+      typeof fromPromise<void, { nodeId: number; serverId: string }>
+    >,
+  },
+  actions: {
+    /** Told to src so it can count and log the failure by reason. */
+    reportLaunchFailure: (_, _params: { failure: NodeFailure }) => {},
+    recordHold: assign({
+      comment: ({ event, context }) => (event.type === 'hold' ? (event.reason ?? context.comment) : context.comment),
+    }),
+    recordLaunchTimeout: assign({
+      failure: ({ context }) => ({
+        reason: 'timeout' as const,
+        message: `not ready within the launch timeout of ${Math.round(context.launchTimeoutMs / 1000)} s`,
+      }),
+    }),
+    /** Deadlines start at the first event that carries the time. */
+    startGoneDeadline: assign({
+      goneDeadline: ({ event }) => ('now' in event ? event.now + GONE_TIMEOUT_MS : undefined),
+    }),
+    startRetryDelay: assign({
+      retryDeleteAt: ({ event }) => ('now' in event ? event.now + DELETE_RETRY_MS : undefined),
+    }),
+  },
+  guards: {
+    /** `--no-deletes` turns this off: nodes wait in `delete`. */
+    deletesAllowed: () => true,
+    launchTimedOut: ({ context, event }) => 'now' in event && event.now > context.launchDeadline,
+    retryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
+    retryDeleteDue: ({ context, event }) =>
+      'now' in event && context.retryDeleteAt !== undefined && event.now >= context.retryDeleteAt,
+    goneDeadlineUnset: ({ context }) => context.goneDeadline === undefined,
+    goneTimedOut: ({ context, event }) =>
+      'now' in event && context.goneDeadline !== undefined && event.now > context.goneDeadline,
+  },
+}).createMachine({
+  id: 'node',
+  context: ({ input }) => ({
+    ...input,
+    launchDeadline: input.requestedAt + input.launchTimeoutMs,
+    deleteAttempts: 0,
+    holdRequested: false,
+  }),
+  initial: 'building',
+  on: {
+    delete: {
+      guard: and([not(stateIn('#node.deleting')), not(stateIn('#node.removed'))]),
+      target: '.deleting',
+      actions: assign({ deleteReason: ({ event }) => event.reason ?? 'deleted by request' }),
+    },
+  },
+  states: {
+    building: {
+      initial: 'decide',
+      on: {
+        hold: { actions: assign({ holdRequested: true, comment: ({ event, context }) => event.reason ?? context.comment }) },
+      },
+      states: {
+        /** A node restored after a restart may already know its server. */
+        decide: {
+          always: [{ guard: ({ context }) => context.serverId !== undefined, target: 'waitingForServer' }, { target: 'creating' }],
+        },
+        creating: {
+          invoke: {
+            src: 'createServer',
+            input: ({ context }) => ({ nodeId: context.nodeId }),
+            onDone: { target: 'waitingForServer', actions: assign({ serverId: ({ event }) => event.output.serverId }) },
+            onError: { target: '#node.failed', actions: assign({ failure: ({ event }) => failureOf(event.error, 'other') }) },
+          },
+        },
+        waitingForServer: {
+          on: {
+            'server.listed': [
+              {
+                guard: ({ event }) => event.server?.status === 'ERROR',
+                target: '#node.failed',
+                actions: assign({
+                  failure: ({ event }) => ({
+                    reason: 'status' as const,
+                    message: `server went to ERROR${event.server?.fault ? `: ${event.server.fault}` : ''}`,
+                  }),
+                }),
+              },
+              {
+                guard: ({ event, context }) =>
+                  event.server?.status === 'ACTIVE' && !addressesOf(event.server, context.ipv6Preferred).ip,
+                target: '#node.failed',
+                actions: assign({ failure: { reason: 'network', message: 'server is ACTIVE but has no public address' } }),
+              },
+              {
+                guard: ({ event }) => event.server?.status === 'ACTIVE',
+                target: 'checkingSsh',
+                actions: assign(({ event, context }) => ({
+                  ...addressesOf(event.server as ListedServer, context.ipv6Preferred),
+                  bootDeadline: event.now + context.bootTimeoutMs,
+                })),
+              },
+              { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
+            ],
+            tick: { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
+          },
+        },
+        checkingSsh: {
+          invoke: {
+            src: 'checkSsh',
+            input: ({ context }) => ({ nodeId: context.nodeId, ip: context.ip as string, deadline: context.bootDeadline as number }),
+            onDone: [
+              { guard: ({ context }) => context.role === 'sub', target: '#node.ready' },
+              { target: 'waitingForSubnodes' },
+            ],
+            onError: { target: '#node.failed', actions: assign({ failure: ({ event }) => failureOf(event.error, 'network') }) },
+          },
+        },
+        waitingForSubnodes: {
+          always: { guard: ({ context }) => context.subnodes === 0, target: 'preparing' },
+          on: {
+            'subnodes.ready': 'preparing',
+            tick: { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
+          },
+        },
+        preparing: {
+          invoke: {
+            src: 'prepareNode',
+            input: ({ context }) => ({ nodeId: context.nodeId }),
+            onDone: [
+              { guard: ({ context }) => context.holdRequested, target: '#node.hold' },
+              { guard: ({ context }) => context.hasTestJob, target: '#node.test' },
+              { target: '#node.ready' },
+            ],
+            onError: { target: '#node.failed', actions: assign({ failure: ({ event }) => failureOf(event.error, 'other') }) },
+          },
+        },
+      },
+    },
+    /** A failed launch: reported, then cleaned up like any deletion. */
+    failed: {
+      entry: {
+        type: 'reportLaunchFailure',
+        params: ({ context }) => ({ failure: context.failure ?? { reason: 'other', message: 'unknown failure' } }),
+      },
+      always: {
+        target: 'deleting',
+        actions: assign({ deleteReason: ({ context }) => `launch failed (${context.failure?.reason}): ${context.failure?.message}` }),
+      },
+    },
+    test: {
+      on: {
+        'test.finished': [{ guard: ({ event }) => event.success, target: 'ready' }, { target: 'deleting', actions: assign({ deleteReason: 'test job failed' }) }],
+        hold: { target: 'hold', actions: 'recordHold' },
+      },
+    },
+    ready: {
+      on: {
+        'job.started': { target: 'used', actions: assign({ job: ({ event }) => event.job }) },
+        hold: { target: 'hold', actions: 'recordHold' },
+      },
+    },
+    used: {
+      on: {
+        'job.finished': [
+          {
+            guard: ({ event }) => event.autoHoldComment !== undefined,
+            target: 'hold',
+            actions: assign({ comment: ({ event }) => event.autoHoldComment }),
+          },
+          { target: 'deleting', actions: assign({ deleteReason: ({ event }) => `job ${event.job} finished (${event.result})` }) },
+        ],
+        hold: { target: 'hold', actions: 'recordHold' },
+      },
+    },
+    hold: {},
+    deleting: {
+      initial: 'waitingForPermission',
+      states: {
+        waitingForPermission: {
+          always: { guard: 'deletesAllowed', target: 'deciding' },
+          on: { tick: { guard: 'deletesAllowed', target: 'deciding' } },
+        },
+        deciding: {
+          always: [{ guard: ({ context }) => context.serverId === undefined, target: 'confirmingGone' }, { target: 'deletingServer' }],
+        },
+        deletingServer: {
+          invoke: {
+            src: 'deleteServer',
+            input: ({ context }) => ({ nodeId: context.nodeId, serverId: context.serverId as string }),
+            onDone: { target: 'waitingUntilGone' },
+            onError: { target: 'deleteFailed' },
+          },
+          exit: assign({ deleteAttempts: ({ context }) => context.deleteAttempts + 1 }),
+        },
+        /** The cloud refused the delete: try again after a pause, unless the server is gone anyway. */
+        deleteFailed: {
+          on: {
+            tick: [
+              { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
+              { guard: 'retryDeleteDue', target: 'deletingServer' },
+            ],
+            'server.listed': [
+              { guard: ({ event }) => event.server === null, target: 'gone' },
+              { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
+              { guard: 'retryDeleteDue', target: 'deletingServer' },
+            ],
+          },
+          exit: assign({ retryDeleteAt: undefined }),
+        },
+        waitingUntilGone: {
+          on: {
+            'server.listed': [
+              { guard: ({ event }) => event.server === null, target: 'gone' },
+              { guard: 'goneDeadlineUnset', actions: 'startGoneDeadline' },
+              { guard: 'goneTimedOut', target: 'deletingServer' },
+            ],
+            tick: [
+              { guard: 'goneDeadlineUnset', actions: 'startGoneDeadline' },
+              { guard: 'goneTimedOut', target: 'deletingServer' },
+            ],
+          },
+          exit: assign({ goneDeadline: undefined }),
+        },
+        /**
+         * No server id is known (the create failed or never answered): a
+         * server carrying this node's metadata may still exist, and the
+         * provider's list names it; delete it if it shows up, or finish when
+         * a list confirms there is none.
+         */
+        confirmingGone: {
+          on: {
+            'server.listed': [
+              { guard: ({ event }) => event.server === null, target: 'gone' },
+              { target: 'deletingServer', actions: assign({ serverId: ({ event }) => event.server?.id }) },
+            ],
+          },
+        },
+        gone: { type: 'final' },
+      },
+      onDone: 'removed',
+    },
+    /** src removes the rows and the snapshot when a node reaches this state. */
+    removed: { type: 'final' },
+  },
+});
+
+/** The node row's state for a machine state (records.ts NodeState). */
+export function nodeStateOf(value: unknown): 'building' | 'test' | 'ready' | 'used' | 'hold' | 'delete' {
+  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  switch (top) {
+    case 'test':
+    case 'ready':
+    case 'used':
+    case 'hold':
+      return top;
+    case 'deleting':
+    case 'failed':
+    case 'removed':
+      return 'delete';
+    default:
+      return 'building';
+  }
+}
