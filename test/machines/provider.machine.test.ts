@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, type AnyActorRef } from 'xstate';
+import type { NodeInput } from '../../machines/node.machine.js';
+import {
+  nodeActorId,
+  providerMachine,
+  serverForNode,
+  supervisedNodeIds,
+  type ProviderServer,
+} from '../../machines/provider.machine.js';
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+const nodeInput = (nodeId: number): NodeInput => ({
+  nodeId,
+  role: 'primary',
+  requestedAt: 0,
+  launchTimeoutMs: 60_000,
+  bootTimeoutMs: 30_000,
+  subnodes: 0,
+  hasTestJob: false,
+  ipv6Preferred: false,
+});
+
+/** A provider whose cloud is a list the test edits; node effects succeed at once. */
+function harness() {
+  let servers: ProviderServer[] = [];
+  let listCalls = 0;
+  let failNextList = false;
+  const created: number[] = [];
+  const deleted: string[] = [];
+  const listFailures: number[] = [];
+  const machine = providerMachine.provide({
+    actors: {
+      listServers: fromPromise(async () => {
+        listCalls += 1;
+        if (failNextList) {
+          failNextList = false;
+          throw new Error('503');
+        }
+        return { servers: structuredClone(servers), now: clockNow };
+      }),
+      node: providerMachine.implementations.actors.node.provide({
+        actors: {
+          createServer: fromPromise(async ({ input }) => {
+            created.push(input.nodeId);
+            return { serverId: `srv-${input.nodeId}` };
+          }),
+          checkSsh: fromPromise(async () => {}),
+          prepareNode: fromPromise(async () => {}),
+          deleteServer: fromPromise(async ({ input }) => {
+            deleted.push(input.serverId);
+            servers = servers.filter((s) => s.id !== input.serverId);
+          }),
+        },
+      }),
+    },
+    actions: { reportListFailure: (_, params) => listFailures.push(params.failures) },
+  });
+  let clockNow = 0;
+  const actor = createActor(machine, { input: { provider: 'fake-a', listIntervalMs: 1_000 } });
+  actor.start();
+  const node = (id: number) => actor.getSnapshot().children[nodeActorId(id)] as AnyActorRef | undefined;
+  return {
+    actor,
+    node,
+    created,
+    deleted,
+    listFailures,
+    get listCalls() {
+      return listCalls;
+    },
+    setServers(next: ProviderServer[]) {
+      servers = next;
+    },
+    failNextList() {
+      failNextList = true;
+    },
+    async tick(now: number) {
+      clockNow = now;
+      actor.send({ type: 'tick', now });
+      await flush();
+    },
+  };
+}
+
+describe('a provider', () => {
+  it('spawns a node actor per launch and supervises it', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: nodeInput(1) });
+    h.actor.send({ type: 'launch', nodeId: 2, input: nodeInput(2) });
+    h.actor.send({ type: 'launch', nodeId: 2, input: nodeInput(2) });
+    await flush();
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([1, 2]);
+    expect(h.created).toEqual([1, 2]);
+  });
+
+  it('lists its servers in one call per interval for all its nodes', async () => {
+    const h = harness();
+    for (const id of [1, 2, 3]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id) });
+    await flush();
+    h.setServers([1, 2, 3].map((id) => ({ id: `srv-${id}`, status: 'ACTIVE', publicV4: `127.1.0.${id}`, nodeId: id })));
+    await h.tick(1_000);
+    expect(h.listCalls).toBe(1);
+    await flush();
+    for (const id of [1, 2, 3]) expect(h.node(id)?.getSnapshot().value).toBe('ready');
+    await h.tick(1_500);
+    expect(h.listCalls).toBe(1);
+    await h.tick(2_000);
+    expect(h.listCalls).toBe(2);
+  });
+
+  it('hands each node only its own server', () => {
+    const servers: ProviderServer[] = [
+      { id: 'a', status: 'ACTIVE', nodeId: 1 },
+      { id: 'b', status: 'BUILD', nodeId: 2 },
+    ];
+    expect(serverForNode(servers, 1, 'a')?.id).toBe('a');
+    expect(serverForNode(servers, 2, undefined)?.id).toBe('b');
+    expect(serverForNode(servers, 1, 'gone')).toBeNull();
+    expect(serverForNode(servers, 3, undefined)).toBeNull();
+  });
+
+  it('routes commands to the node they name', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 4, input: nodeInput(4) });
+    await flush();
+    h.setServers([{ id: 'srv-4', status: 'ACTIVE', publicV4: '127.1.0.4', nodeId: 4 }]);
+    await h.tick(1_000);
+    await flush();
+    h.actor.send({ type: 'node.command', nodeId: 4, event: { type: 'hold', reason: 'look at it' } });
+    expect(h.node(4)?.getSnapshot().value).toBe('hold');
+    h.actor.send({ type: 'node.command', nodeId: 99, event: { type: 'delete' } });
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([4]);
+  });
+
+  it('stops supervising a node once it is removed', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 5, input: nodeInput(5) });
+    await flush();
+    h.setServers([{ id: 'srv-5', status: 'ACTIVE', publicV4: '127.1.0.5', nodeId: 5 }]);
+    await h.tick(1_000);
+    await flush();
+    h.actor.send({ type: 'node.command', nodeId: 5, event: { type: 'delete' } });
+    await flush();
+    expect(h.deleted).toEqual(['srv-5']);
+    await h.tick(2_000);
+    await flush();
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([]);
+  });
+
+  it('keeps going when a list call fails, and tries again an interval later', async () => {
+    const h = harness();
+    h.failNextList();
+    await h.tick(1_000);
+    await flush();
+    expect(h.listFailures).toEqual([1]);
+    expect(h.actor.getSnapshot().context.listFailures).toBe(1);
+    await h.tick(1_500);
+    expect(h.listCalls).toBe(1);
+    await h.tick(2_000);
+    await flush();
+    expect(h.listCalls).toBe(2);
+    expect(h.actor.getSnapshot().context.listFailures).toBe(0);
+  });
+
+  it('that is draining launches nothing more but keeps its nodes', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: nodeInput(1) });
+    h.actor.send({ type: 'drain' });
+    h.actor.send({ type: 'launch', nodeId: 2, input: nodeInput(2) });
+    await flush();
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([1]);
+  });
+
+  it('passes ticks on so its nodes notice their deadlines', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: nodeInput(1) });
+    h.setServers([{ id: 'srv-1', status: 'BUILD', nodeId: 1 }]);
+    await h.tick(1_000);
+    // No list is due again for an hour: only the forwarded tick can tell the node its time is up.
+    h.actor.send({ type: 'configure', listIntervalMs: 3_600_000 });
+    await h.tick(60_000);
+    expect(h.deleted).toEqual([]);
+    await h.tick(61_001);
+    expect(h.listCalls).toBe(1);
+    expect(h.deleted).toEqual(['srv-1']);
+  });
+});
