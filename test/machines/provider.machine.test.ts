@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef } from 'xstate';
-import type { NodeInput } from '../../machines/node.machine.js';
+import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import {
   nodeActorId,
   providerMachine,
@@ -40,7 +40,7 @@ function harness() {
         }
         return { servers: structuredClone(servers), now: clockNow };
       }),
-      node: providerMachine.implementations.actors.node.provide({
+      node: nodeMachine.provide({
         actors: {
           createServer: fromPromise(async ({ input }) => {
             created.push(input.nodeId);

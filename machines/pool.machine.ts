@@ -1,0 +1,177 @@
+/**
+ * The root of nodepoold: one provider actor per configured provider, the
+ * allocation run on every relevant change and at least every few seconds,
+ * and the routing of commands (hold, delete, job events) to the node they
+ * name. What to launch is decided by the `allocate` effect (src/ runs the
+ * pure allocation over the database's counts and creates the node rows);
+ * this machine only decides when, and hands each launch to its provider.
+ */
+import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
+import type { NodeEvent, NodeInput } from './node.machine.js';
+import { providerMachine, supervisedNodeIds } from './provider.machine.js';
+
+export interface ProviderSettings {
+  name: string;
+  listIntervalMs: number;
+}
+
+export interface Launch {
+  provider: string;
+  nodeId: number;
+  input: NodeInput;
+}
+
+export interface PoolInput {
+  providers: ProviderSettings[];
+  allocateIntervalMs: number;
+}
+
+export interface PoolContext {
+  /** Providers in the configuration now (others may still drain). */
+  providers: ProviderSettings[];
+  allocateIntervalMs: number;
+  allocationStartedAt?: number;
+  /** Something changed since the last allocation: run it at the next tick. */
+  allocationWanted: boolean;
+  stopping: boolean;
+}
+
+export type PoolEvent =
+  | { type: 'tick'; now: number }
+  | { type: 'providers.changed'; providers: ProviderSettings[] }
+  | { type: 'node.command'; provider: string; nodeId: number; event: NodeEvent }
+  /** A change that may change what to launch (a node left, config changed, demand moved). */
+  | { type: 'allocation.wanted' }
+  | { type: 'stop' };
+
+export function providerActorId(name: string): string {
+  return `provider-${name}`;
+}
+
+function providerNameOf(actorId: string): string | undefined {
+  return actorId.startsWith('provider-') ? actorId.slice('provider-'.length) : undefined;
+}
+
+export const poolMachine = setup({
+  types: {
+    context: {} as PoolContext,
+    events: {} as PoolEvent,
+    input: {} as PoolInput,
+  },
+  actors: {
+    provider: providerMachine,
+    /** Runs the allocation and creates the rows of the nodes to launch. */
+    allocate: fromPromise<Launch[], Record<string, never>>(async () => {
+      throw new Error('allocate is not provided');
+    }),
+  },
+  actions: {
+    reportAllocationFailure: (_, _params: { error: unknown }) => {},
+  },
+  guards: {
+    allocationDue: ({ context, event }) =>
+      event.type === 'tick' &&
+      !context.stopping &&
+      (context.allocationWanted ||
+        context.allocationStartedAt === undefined ||
+        event.now - context.allocationStartedAt >= context.allocateIntervalMs),
+  },
+}).createMachine({
+  id: 'pool',
+  context: ({ input }) => ({ ...input, allocationWanted: true, stopping: false }),
+  type: 'parallel',
+  entry: enqueueActions(({ enqueue, context }) => {
+    for (const provider of context.providers) {
+      const id = providerActorId(provider.name);
+      enqueue.spawnChild('provider', { id, systemId: id, input: { provider: provider.name, listIntervalMs: provider.listIntervalMs } });
+    }
+  }),
+  on: {
+    'providers.changed': {
+      actions: [
+        enqueueActions(({ enqueue, event, self }) => {
+          const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+          const wanted = new Set(event.providers.map((p) => providerActorId(p.name)));
+          for (const provider of event.providers) {
+            const id = providerActorId(provider.name);
+            const child = children[id];
+            if (!child) {
+              enqueue.spawnChild('provider', { id, systemId: id, input: { provider: provider.name, listIntervalMs: provider.listIntervalMs } });
+            } else {
+              enqueue.sendTo(child, { type: 'undrain' });
+              enqueue.sendTo(child, { type: 'configure', listIntervalMs: provider.listIntervalMs });
+            }
+          }
+          // A provider that left the configuration lets its nodes finish (behaviour.md section 7).
+          for (const [id, child] of Object.entries(children)) {
+            if (providerNameOf(id) !== undefined && !wanted.has(id)) enqueue.sendTo(child, { type: 'drain' });
+          }
+        }),
+        assign({ providers: ({ event }) => event.providers, allocationWanted: true }),
+      ],
+    },
+    'node.command': {
+      actions: enqueueActions(({ enqueue, event, self }) => {
+        const child = self.getSnapshot().children[providerActorId(event.provider)] as AnyActorRef | undefined;
+        if (child) enqueue.sendTo(child, { type: 'node.command', nodeId: event.nodeId, event: event.event });
+      }),
+    },
+    'allocation.wanted': { actions: assign({ allocationWanted: true }) },
+    stop: { actions: assign({ stopping: true }) },
+  },
+  states: {
+    /** Time for the providers, and the end of drained ones. */
+    providers: {
+      on: {
+        tick: {
+          actions: enqueueActions(({ enqueue, event, self, context }) => {
+            const configured = new Set(context.providers.map((p) => providerActorId(p.name)));
+            for (const [id, child] of Object.entries(self.getSnapshot().children) as [string, AnyActorRef][]) {
+              if (providerNameOf(id) === undefined) continue;
+              const snapshot = child.getSnapshot() as { context: { draining: boolean }; children: Record<string, unknown> };
+              if (!configured.has(id) && snapshot.context.draining && supervisedNodeIds(snapshot.children).length === 0) {
+                enqueue(stopChild(id));
+              } else {
+                enqueue.sendTo(child, { type: 'tick', now: event.now });
+              }
+            }
+          }),
+        },
+      },
+    },
+    allocation: {
+      initial: 'idle',
+      states: {
+        idle: {
+          on: {
+            tick: {
+              guard: 'allocationDue',
+              target: 'allocating',
+              actions: assign({ allocationStartedAt: ({ event }) => event.now, allocationWanted: false }),
+            },
+          },
+        },
+        allocating: {
+          invoke: {
+            src: 'allocate',
+            input: () => ({}),
+            onDone: {
+              target: 'idle',
+              actions: enqueueActions(({ enqueue, event, self }) => {
+                const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+                for (const launch of event.output) {
+                  const child = children[providerActorId(launch.provider)];
+                  if (child) enqueue.sendTo(child, { type: 'launch', nodeId: launch.nodeId, input: launch.input });
+                }
+              }),
+            },
+            onError: {
+              target: 'idle',
+              actions: { type: 'reportAllocationFailure', params: ({ event }) => ({ error: event.error }) },
+            },
+          },
+        },
+      },
+    },
+  },
+});
