@@ -1,0 +1,42 @@
+/** The actor_snapshot table: each actor's persisted XState snapshot, keyed by its system id. */
+import type { Knex } from 'knex';
+import type { ActorSnapshotRecord } from './records.js';
+import { type Clock, type Row, num, str } from './rows.js';
+
+const TABLE = 'actor_snapshot';
+
+function fromRow(r: Row): ActorSnapshotRecord {
+  return { actorId: str(r.actor_id), kind: str(r.kind), snapshot: JSON.parse(str(r.snapshot)) as unknown, updatedAt: num(r.updated_at) };
+}
+
+export class ActorSnapshotRepository {
+  constructor(
+    private readonly db: Knex,
+    private readonly now: Clock,
+  ) {}
+
+  /** Insert or replace (ON CONFLICT ... DO UPDATE on SQLite, ON DUPLICATE KEY UPDATE on MySQL). */
+  async save(actorId: string, kind: string, snapshot: unknown): Promise<ActorSnapshotRecord> {
+    const record: ActorSnapshotRecord = { actorId, kind, snapshot, updatedAt: this.now() };
+    await this.db(TABLE)
+      .insert({ actor_id: actorId, kind, snapshot: JSON.stringify(snapshot), updated_at: record.updatedAt })
+      .onConflict('actor_id')
+      .merge(['kind', 'snapshot', 'updated_at']);
+    return record;
+  }
+
+  async get(actorId: string): Promise<ActorSnapshotRecord | undefined> {
+    const row = (await this.db(TABLE).where('actor_id', actorId).first()) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Ordered by actor id. */
+  async listByKind(kind: string): Promise<ActorSnapshotRecord[]> {
+    const rows = (await this.db(TABLE).where('kind', kind).orderBy('actor_id')) as Row[];
+    return rows.map(fromRow);
+  }
+
+  async delete(actorId: string): Promise<boolean> {
+    return (await this.db(TABLE).where('actor_id', actorId).delete()) > 0;
+  }
+}

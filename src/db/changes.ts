@@ -1,0 +1,45 @@
+/**
+ * The change table: a log of changes made by the commands, appended in the
+ * same transaction as the change itself. Daemons poll `since(last seen id)`.
+ *
+ * Caveat for pollers: on MySQL an id is allocated at insert time but becomes
+ * visible at commit, so two concurrent transactions can commit ids out of
+ * order; a poller that must never miss one should re-read a short window
+ * behind its last id or wait for gaps to fill.
+ */
+import type { Knex } from 'knex';
+import type { ChangeRecord } from './records.js';
+import { type Clock, type Row, num, str } from './rows.js';
+
+const TABLE = 'change';
+
+export type ChangeKind = ChangeRecord['kind'];
+
+function fromRow(r: Row): ChangeRecord {
+  return { id: num(r.id), kind: str(r.kind) as ChangeKind, recordId: num(r.record_id), action: str(r.action), at: num(r.at) };
+}
+
+export class ChangeRepository {
+  constructor(
+    private readonly db: Knex,
+    private readonly now: Clock,
+  ) {}
+
+  async append(kind: ChangeKind, recordId: number, action: string): Promise<ChangeRecord> {
+    const at = this.now();
+    const [id] = (await this.db(TABLE).insert({ kind, record_id: recordId, action, at })) as unknown[];
+    return { id: num(id), kind, recordId, action, at };
+  }
+
+  /** Changes with id > lastId, oldest first, at most `limit`. */
+  async since(lastId: number, limit = 1000): Promise<ChangeRecord[]> {
+    const rows = (await this.db(TABLE).where('id', '>', lastId).orderBy('id').limit(limit)) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /** The newest id, 0 when there is none: where a starting daemon begins polling. */
+  async latestId(): Promise<number> {
+    const row = (await this.db(TABLE).max({ id: 'id' }).first()) as Row | undefined;
+    return row?.id === null || row?.id === undefined ? 0 : num(row.id);
+  }
+}

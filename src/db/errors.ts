@@ -1,0 +1,79 @@
+/**
+ * Typed database errors. Each carries what an operator needs to act and never
+ * a password: URIs in messages are always redacted first.
+ */
+
+export class UnknownDbScheme extends Error {
+  override readonly name = 'UnknownDbScheme';
+  constructor(
+    readonly scheme: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(`unknown database URI scheme '${scheme}': use one of ${accepted.map((s) => `${s}://`).join(', ')}`);
+  }
+}
+
+export class InvalidDbUri extends Error {
+  override readonly name = 'InvalidDbUri';
+  constructor(
+    readonly redactedUri: string,
+    readonly reason: string,
+  ) {
+    super(`invalid database URI ${redactedUri}: ${reason}`);
+  }
+}
+
+/** The database could not be reached or opened (refused, bad credentials, unwritable file, ...). */
+export class DatabaseUnavailable extends Error {
+  override readonly name = 'DatabaseUnavailable';
+  constructor(
+    readonly redactedUri: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`database ${redactedUri} is unavailable: ${reason}`, options);
+  }
+}
+
+/** Migrations could not complete, e.g. another process held the migration lock for too long. */
+export class MigrationFailed extends Error {
+  override readonly name = 'MigrationFailed';
+}
+
+export class NotFound extends Error {
+  override readonly name = 'NotFound';
+  constructor(
+    readonly kind: string,
+    readonly id: number | string,
+  ) {
+    super(`${kind} ${id} not found`);
+  }
+}
+
+export class DuplicateJob extends Error {
+  override readonly name = 'DuplicateJob';
+  constructor(readonly jobName: string) {
+    super(`a job named '${jobName}' already exists`);
+  }
+}
+
+/** A unique or primary key was violated: the row is already there. Same test on both backends. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** A build cannot be deleted while uploads of it remain (their cloud images would leak). */
+export class BuildInUse extends Error {
+  override readonly name = 'BuildInUse';
+  constructor(readonly buildId: number) {
+    super(`build ${buildId} still has uploads; delete them first`);
+  }
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e?.code === 'ER_ROW_IS_REFERENCED_2' || e?.code === 'ER_ROW_IS_REFERENCED' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return true;
+  // SQLite reports ON DELETE RESTRICT as a trigger constraint.
+  return e?.code === 'SQLITE_CONSTRAINT_TRIGGER' && typeof e.message === 'string' && e.message.includes('FOREIGN KEY');
+}

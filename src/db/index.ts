@@ -1,0 +1,22 @@
+/** The persistence layer's public face. */
+export { openDatabase } from './open.js';
+export type { Database, OpenDatabaseOptions } from './open.js';
+export type { Repositories } from './repositories.js';
+export { createRepositories } from './repositories.js';
+export { parseDbUri, parseDbTarget, redactUri, ACCEPTED_SCHEMES } from './connection.js';
+export type { DbBackend, DbTarget, MysqlTarget, SqliteTarget } from './connection.js';
+export { migrate } from './migrate.js';
+export type { MigrateOptions } from './migrate.js';
+export * from './errors.js';
+export * from './records.js';
+export type { Clock } from './rows.js';
+export type { NewNode, NodePatch, NodeFilter, NodeCount, NodeRepository } from './nodes.js';
+export type { NewSubnode, SubnodePatch, SubnodeRepository } from './subnodes.js';
+export type { JobRepository } from './jobs.js';
+export type { NewImageBuild, ImageBuildPatch, ImageBuildFilter, ImageBuildRepository } from './image-builds.js';
+export type { NewImageUpload, ImageUploadPatch, ImageUploadFilter, ImageUploadRepository } from './image-uploads.js';
+export type { BuildRequestRepository } from './build-requests.js';
+export type { ActorSnapshotRepository } from './actor-snapshots.js';
+export type { LeaseRepository } from './leases.js';
+export type { ChangeKind, ChangeRepository } from './changes.js';
+export { pingMysqlServer, createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from './admin.js';

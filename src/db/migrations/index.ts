@@ -1,0 +1,21 @@
+/**
+ * The migrations, listed in code rather than looked up on disk, so the
+ * compiled dist/ and the TypeScript sources behave the same.
+ */
+import type { Knex } from 'knex';
+import * as initial from './001-initial.js';
+
+interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** In order; append only. A name, once released, never changes. */
+export const MIGRATIONS: readonly Migration[] = [{ name: '001-initial', ...initial }];
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: () => Promise.resolve([...MIGRATIONS]),
+  getMigrationName: (migration) => migration.name,
+  getMigration: (migration) => Promise.resolve(migration),
+};

@@ -1,0 +1,123 @@
+/**
+ * The records the daemons and the commands share through the database. Times
+ * are milliseconds since the epoch (numbers, identical on SQLite and MySQL).
+ */
+
+export const NODE_STATES = ['building', 'test', 'ready', 'used', 'hold', 'delete'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+export interface NodeRecord {
+  id: number;
+  provider: string;
+  label: string;
+  target: string;
+  /** Host name of the nodepoold that manages the node. */
+  manager: string | null;
+  az: string | null;
+  hostname: string | null;
+  nodename: string | null;
+  /** The cloud's server id. */
+  externalId: string | null;
+  ip: string | null;
+  ipPrivate: string | null;
+  /** The upload (provider image) the node was launched from. */
+  uploadId: number | null;
+  state: NodeState;
+  stateTime: number;
+  comment: string | null;
+  createdAt: number;
+}
+
+export const SUBNODE_STATES = ['building', 'ready', 'delete'] as const;
+export type SubnodeState = (typeof SUBNODE_STATES)[number];
+
+export interface SubnodeRecord {
+  id: number;
+  nodeId: number;
+  hostname: string | null;
+  externalId: string | null;
+  ip: string | null;
+  ipPrivate: string | null;
+  state: SubnodeState;
+  stateTime: number;
+}
+
+export interface JobRecord {
+  id: number;
+  name: string;
+  holdOnFailure: number;
+}
+
+export const BUILD_STATES = ['building', 'ready', 'failed', 'deleting'] as const;
+export type BuildState = (typeof BUILD_STATES)[number];
+
+/** One diskimage-builder build of a diskimage. */
+export interface ImageBuildRecord {
+  id: number;
+  image: string;
+  /** Host name of the builder that made it. */
+  builder: string | null;
+  /** Path of the output files without extension. */
+  filename: string | null;
+  /** Formats written, e.g. ['qcow2', 'raw']. */
+  formats: string[];
+  state: BuildState;
+  stateTime: number;
+  createdAt: number;
+}
+
+export const UPLOAD_STATES = ['uploading', 'ready', 'failed', 'deleting'] as const;
+export type UploadState = (typeof UPLOAD_STATES)[number];
+
+/** One build uploaded to one provider. */
+export interface ImageUploadRecord {
+  id: number;
+  buildId: number;
+  provider: string;
+  image: string;
+  /** Name of the image in the provider. */
+  externalName: string | null;
+  /** The provider's image id. */
+  externalId: string | null;
+  state: UploadState;
+  stateTime: number;
+  createdAt: number;
+}
+
+/** `nodepool image-build NAME`: a person asked for a build. */
+export interface BuildRequestRecord {
+  id: number;
+  image: string;
+  requestedAt: number;
+  /** Set when a builder has started the requested build. */
+  handledAt: number | null;
+}
+
+/** The persisted snapshot of one actor, keyed by its system id (e.g. `node-12`). */
+export interface ActorSnapshotRecord {
+  actorId: string;
+  /** Machine kind: node, image-build, image-upload, ... */
+  kind: string;
+  snapshot: unknown;
+  updatedAt: number;
+}
+
+/** A claim on a piece of work (a build, an upload) by one process until expiry. */
+export interface LeaseRecord {
+  name: string;
+  owner: string;
+  expiresAt: number;
+}
+
+/**
+ * A change made by a command (hold, delete, image-build, ...), appended in the
+ * same transaction as the change itself, so a daemon polling `id > last seen`
+ * learns of every change exactly once and in order.
+ */
+export interface ChangeRecord {
+  id: number;
+  kind: 'node' | 'job' | 'build' | 'upload' | 'build-request';
+  recordId: number;
+  action: string;
+  at: number;
+}

@@ -1,0 +1,79 @@
+/** The subnode table: the extra servers of a multi-node label, deleted with their node. */
+import type { Knex } from 'knex';
+import type { SubnodeRecord, SubnodeState } from './records.js';
+import { type Clock, type ColumnMap, type Row, num, str, strOrNull } from './rows.js';
+import { Table } from './table.js';
+
+export interface NewSubnode {
+  nodeId: number;
+  hostname?: string | null;
+  externalId?: string | null;
+  ip?: string | null;
+  ipPrivate?: string | null;
+  /** Default 'building'. */
+  state?: SubnodeState;
+  /** Default now. */
+  stateTime?: number;
+}
+
+export type SubnodePatch = Partial<Omit<SubnodeRecord, 'id' | 'nodeId'>>;
+
+const columns: ColumnMap<SubnodeRecord> = {
+  id: 'id',
+  nodeId: 'node_id',
+  hostname: 'hostname',
+  externalId: 'external_id',
+  ip: 'ip',
+  ipPrivate: 'ip_private',
+  state: 'state',
+  stateTime: 'state_time',
+};
+
+function fromRow(r: Row): SubnodeRecord {
+  return {
+    id: num(r.id),
+    nodeId: num(r.node_id),
+    hostname: strOrNull(r.hostname),
+    externalId: strOrNull(r.external_id),
+    ip: strOrNull(r.ip),
+    ipPrivate: strOrNull(r.ip_private),
+    state: str(r.state) as SubnodeState,
+    stateTime: num(r.state_time),
+  };
+}
+
+export class SubnodeRepository extends Table<SubnodeRecord> {
+  constructor(db: Knex, now: Clock) {
+    super(db, now, { table: 'subnode', kind: 'subnode', columns, fromRow });
+  }
+
+  create(fields: NewSubnode): Promise<SubnodeRecord> {
+    return this.insert({
+      nodeId: fields.nodeId,
+      hostname: fields.hostname ?? null,
+      externalId: fields.externalId ?? null,
+      ip: fields.ip ?? null,
+      ipPrivate: fields.ipPrivate ?? null,
+      state: fields.state ?? 'building',
+      stateTime: fields.stateTime ?? this.now(),
+    });
+  }
+
+  /** Ordered by id. */
+  async listForNode(nodeId: number): Promise<SubnodeRecord[]> {
+    return this.rows(await this.query().where('node_id', nodeId).orderBy('id'));
+  }
+
+  override update(id: number, patch: SubnodePatch): Promise<SubnodeRecord> {
+    return super.update(id, patch);
+  }
+
+  setState(id: number, state: SubnodeState): Promise<SubnodeRecord> {
+    return this.update(id, { state });
+  }
+
+  async findByExternalId(externalId: string): Promise<SubnodeRecord | undefined> {
+    const row = (await this.query().where('external_id', externalId).orderBy('id').first()) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+}

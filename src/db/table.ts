@@ -1,0 +1,80 @@
+/**
+ * What the record repositories with an integer id have in common: get,
+ * insert, delete, and (for records with a state) update that stamps
+ * state_time when the state changes.
+ */
+import type { Knex } from 'knex';
+import { NotFound } from './errors.js';
+import { type Clock, type ColumnMap, type Row, defined, toRow } from './rows.js';
+
+export interface TableSpec<T extends { id: number }> {
+  table: string;
+  /** Record kind named in NotFound errors: 'node', 'upload', ... */
+  kind: string;
+  columns: ColumnMap<T>;
+  fromRow(row: Row): T;
+  /** Values the columns hold that differ from the record's (e.g. JSON text); default identity. */
+  encode?(fields: Partial<T>): Partial<Record<keyof T, unknown>>;
+}
+
+export class Table<T extends { id: number }> {
+  constructor(
+    protected readonly db: Knex,
+    protected readonly now: Clock,
+    protected readonly spec: TableSpec<T>,
+  ) {}
+
+  protected query(): Knex.QueryBuilder {
+    return this.db(this.spec.table);
+  }
+
+  protected row(fields: Partial<T>): Row {
+    const encoded = this.spec.encode ? { ...fields, ...this.spec.encode(fields) } : fields;
+    return toRow(this.spec.columns, encoded as Partial<T>);
+  }
+
+  protected rows(rows: Row[]): T[] {
+    return rows.map((r) => this.spec.fromRow(r));
+  }
+
+  async get(id: number): Promise<T | undefined> {
+    const row = (await this.query().where('id', id).first()) as Row | undefined;
+    return row ? this.spec.fromRow(row) : undefined;
+  }
+
+  /** Like get, but a missing row is a NotFound error. */
+  async require(id: number): Promise<T> {
+    const record = await this.get(id);
+    if (!record) throw new NotFound(this.spec.kind, id);
+    return record;
+  }
+
+  /** Insert a complete record but its id; the record comes back with the id the database gave it. */
+  protected async insert(record: Omit<T, 'id'>): Promise<T> {
+    const [id] = (await this.query().insert(this.row(record as Partial<T>))) as unknown[];
+    return { ...record, id: Number(id) } as T;
+  }
+
+  /** True if a row was deleted. */
+  async delete(id: number): Promise<boolean> {
+    return (await this.query().where('id', id).delete()) > 0;
+  }
+
+  /** Write the fields given (undefined ones are left alone); NotFound if there is no such row. */
+  async update(id: number, patch: Partial<Omit<T, 'id'>>): Promise<T> {
+    const current = await this.require(id);
+    const changes = this.withStateTime(current, defined(patch) as Partial<T>);
+    if (Object.keys(changes).length > 0) await this.query().where('id', id).update(this.row(changes));
+    return { ...current, ...changes };
+  }
+
+  /** state_time is the time of the last state change (the CLI's Age column). */
+  private withStateTime(current: T, changes: Partial<T>): Partial<T> {
+    const c = changes as Partial<T> & { state?: unknown; stateTime?: number };
+    const previous = (current as T & { state?: unknown }).state;
+    if (c.state !== undefined && c.state !== previous && c.stateTime === undefined) {
+      return { ...changes, stateTime: this.now() };
+    }
+    return changes;
+  }
+}

@@ -1,0 +1,118 @@
+import { beforeAll, beforeEach, expect, it } from 'vitest';
+import type { Database } from '../../src/db/index.js';
+import { BuildInUse } from '../../src/db/index.js';
+import { clearAll, describeEachBackend } from '../support/databases.js';
+
+describeEachBackend('image builds, uploads and build requests', (backend) => {
+  let db: Database;
+  let clock = 2_000_000;
+
+  beforeAll(async () => {
+    db = await backend.open({ now: () => clock });
+  });
+  beforeEach(async () => {
+    clock = 2_000_000;
+    await clearAll(db);
+  });
+
+  it('a build is created building, with its formats kept as a list', async () => {
+    const build = await db.builds.create({ image: 'trusty', builder: 'nb01', filename: '/opt/dib/trusty-0001', formats: ['qcow2', 'raw'] });
+    expect(build).toEqual({
+      id: build.id,
+      image: 'trusty',
+      builder: 'nb01',
+      filename: '/opt/dib/trusty-0001',
+      formats: ['qcow2', 'raw'],
+      state: 'building',
+      stateTime: 2_000_000,
+      createdAt: 2_000_000,
+    });
+    expect(await db.builds.get(build.id)).toEqual(build);
+  });
+
+  it('builds list newest first, by image and state', async () => {
+    const old = await db.builds.create({ image: 'trusty', state: 'ready' });
+    clock += 10;
+    const other = await db.builds.create({ image: 'precise', state: 'ready' });
+    clock += 10;
+    const fresh = await db.builds.create({ image: 'trusty' });
+    expect((await db.builds.list()).map((b) => b.id)).toEqual([fresh.id, other.id, old.id]);
+    expect((await db.builds.list({ image: 'trusty' })).map((b) => b.id)).toEqual([fresh.id, old.id]);
+    expect((await db.builds.list({ image: 'trusty', states: ['ready'] })).map((b) => b.id)).toEqual([old.id]);
+  });
+
+  it('a build changes state with its state time, and updates keep the formats', async () => {
+    const build = await db.builds.create({ image: 'trusty' });
+    clock += 60_000;
+    expect(await db.builds.setState(build.id, 'ready')).toMatchObject({ state: 'ready', stateTime: 2_060_000 });
+    const updated = await db.builds.update(build.id, { formats: ['vhd'] });
+    expect(updated.formats).toEqual(['vhd']);
+    expect(await db.builds.get(build.id)).toEqual(updated);
+  });
+
+  it('uploads: create, get, update and newest first with filters', async () => {
+    const b1 = await db.builds.create({ image: 'trusty', state: 'ready' });
+    const b2 = await db.builds.create({ image: 'trusty', state: 'ready' });
+    const u1 = await db.uploads.create({ buildId: b1.id, provider: 'rax', image: 'trusty' });
+    expect(u1).toEqual({
+      id: u1.id,
+      buildId: b1.id,
+      provider: 'rax',
+      image: 'trusty',
+      externalName: null,
+      externalId: null,
+      state: 'uploading',
+      stateTime: 2_000_000,
+      createdAt: 2_000_000,
+    });
+    clock += 10;
+    const u2 = await db.uploads.create({ buildId: b1.id, provider: 'hp', image: 'trusty', state: 'ready' });
+    clock += 10;
+    const u3 = await db.uploads.create({ buildId: b2.id, provider: 'rax', image: 'trusty', state: 'ready' });
+    expect((await db.uploads.list()).map((u) => u.id)).toEqual([u3.id, u2.id, u1.id]);
+    expect((await db.uploads.list({ provider: 'rax' })).map((u) => u.id)).toEqual([u3.id, u1.id]);
+    expect((await db.uploads.list({ buildId: b1.id })).map((u) => u.id)).toEqual([u2.id, u1.id]);
+    expect((await db.uploads.list({ image: 'trusty', provider: 'rax', states: ['uploading'] })).map((u) => u.id)).toEqual([u1.id]);
+    clock += 10;
+    const done = await db.uploads.update(u1.id, { state: 'ready', externalId: 'img-1', externalName: 'trusty-1' });
+    expect(done).toMatchObject({ state: 'ready', stateTime: 2_000_030, externalId: 'img-1', externalName: 'trusty-1' });
+    expect(await db.uploads.get(u1.id)).toEqual(done);
+  });
+
+  it('a node launches from the newest ready upload of its image in its provider', async () => {
+    const build = await db.builds.create({ image: 'trusty', state: 'ready' });
+    expect(await db.uploads.newestReady('trusty', 'rax')).toBeUndefined();
+    const older = await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty', state: 'ready' });
+    clock += 10;
+    const newer = await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty', state: 'ready' });
+    clock += 10;
+    await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty', state: 'uploading' });
+    await db.uploads.create({ buildId: build.id, provider: 'hp', image: 'trusty', state: 'ready' });
+    expect((await db.uploads.newestReady('trusty', 'rax'))?.id).toBe(newer.id);
+    await db.uploads.setState(newer.id, 'deleting');
+    expect((await db.uploads.newestReady('trusty', 'rax'))?.id).toBe(older.id);
+  });
+
+  it('a build with uploads cannot be deleted until its uploads are', async () => {
+    const build = await db.builds.create({ image: 'trusty', state: 'ready' });
+    const upload = await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty' });
+    await expect(db.builds.delete(build.id)).rejects.toThrow(BuildInUse);
+    expect(await db.uploads.delete(upload.id)).toBe(true);
+    expect(await db.builds.delete(build.id)).toBe(true);
+    expect(await db.builds.delete(build.id)).toBe(false);
+  });
+
+  it('a build request is pending until one builder marks it handled', async () => {
+    const trusty = await db.buildRequests.create('trusty');
+    clock += 5;
+    const precise = await db.buildRequests.create('precise');
+    expect(trusty).toEqual({ id: trusty.id, image: 'trusty', requestedAt: 2_000_000, handledAt: null });
+    expect(await db.buildRequests.listPending()).toEqual([trusty, precise]);
+    expect(await db.buildRequests.listPending('precise')).toEqual([precise]);
+    clock += 5;
+    expect(await db.buildRequests.markHandled(trusty.id)).toBe(true);
+    expect(await db.buildRequests.markHandled(trusty.id)).toBe(false);
+    expect(await db.buildRequests.listPending()).toEqual([precise]);
+    expect(await db.buildRequests.get(trusty.id)).toEqual({ ...trusty, handledAt: 2_000_010 });
+  });
+});
