@@ -1,0 +1,50 @@
+import type { Database } from '../../db/index.js';
+import type { NodeRecord } from '../../db/records.js';
+import { CommandFailure } from '../failure.js';
+import type { Output } from '../output.js';
+import { nodeJson, nodeTable } from '../node-rows.js';
+
+export interface ListingOptions {
+  json?: boolean;
+}
+
+export async function listNodes(db: Database, out: Output, options: ListingOptions): Promise<void> {
+  const nodes = await db.nodes.list();
+  printNodes(nodes, out, options);
+}
+
+/** `hold ID [--reason R]`: the node stays as it is until a person deletes it. */
+export async function holdNode(db: Database, out: Output, id: number, reason: string | undefined): Promise<void> {
+  const node = await db.transaction(async (tx) => {
+    const current = await existingNode(tx, id);
+    if (current.state === 'delete') {
+      throw new CommandFailure(`Node ${id} is being deleted; it cannot be held.`);
+    }
+    await tx.nodes.update(id, { state: 'hold', comment: reason ?? current.comment });
+    await tx.changes.append('node', id, 'hold');
+    return existingNode(tx, id);
+  });
+  printNodes([node], out, {});
+}
+
+/** `delete ID`: marks the node; nodepoold deletes its servers and then the row. */
+export async function markNodeForDeletion(db: Database, out: Output, id: number): Promise<void> {
+  const node = await db.transaction(async (tx) => {
+    await existingNode(tx, id);
+    await tx.nodes.setState(id, 'delete');
+    await tx.changes.append('node', id, 'delete');
+    return existingNode(tx, id);
+  });
+  printNodes([node], out, {});
+}
+
+async function existingNode(db: Pick<Database, 'nodes'>, id: number): Promise<NodeRecord> {
+  const node = await db.nodes.get(id);
+  if (!node) throw new CommandFailure(`Node ${id} not found.`);
+  return node;
+}
+
+function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions): void {
+  const now = Date.now();
+  out.out(options.json ? JSON.stringify(nodes.map((n) => nodeJson(n, now)), null, 2) : nodeTable(nodes, now));
+}

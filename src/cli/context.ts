@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { formatProblem, loadConfig, loadSecureFile, resolveDbUri, type NodepoolConfig } from '../config/index.js';
+import type { SecureConfig } from '../config/types.js';
+import { openDatabase, type Database } from '../db/index.js';
+import { DEFAULT_LOG_SETTINGS, loadLogSettings, Logging, LogConfigError } from '../log/index.js';
+import { CommandFailure } from './failure.js';
+import { DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
+
+/** Logging as the `-l` and `--debug` options ask. */
+export function loggingFor(options: GlobalOptions): Logging {
+  try {
+    const settings = options.logconfig ? loadLogSettings(options.logconfig) : DEFAULT_LOG_SETTINGS;
+    return new Logging(settings, { debug: options.debug ?? false });
+  } catch (err) {
+    if (err instanceof LogConfigError) throw new CommandFailure(err.message);
+    throw err;
+  }
+}
+
+/** The configuration, or a failure listing every error in it. */
+export function configFor(options: GlobalOptions, logging: Logging): NodepoolConfig {
+  const result = loadConfig(options.config);
+  const log = logging.get('nodepool.config');
+  for (const problem of result.problems) {
+    if (problem.severity === 'warning') log.debug(formatProblem(problem));
+  }
+  if (!result.config) {
+    const errors = result.problems.filter((p) => p.severity === 'error').map(formatProblem);
+    throw new CommandFailure(`invalid configuration:\n${errors.join('\n')}`);
+  }
+  return result.config;
+}
+
+/** The secure file: required when named with -s, optional at its default place. */
+export function secureFor(options: GlobalOptions): SecureConfig | undefined {
+  const file = options.secure ?? DEFAULT_SECURE_FILE;
+  if (options.secure === undefined && !existsSync(file)) return undefined;
+  try {
+    return loadSecureFile(file);
+  } catch (err) {
+    throw new CommandFailure((err as Error).message);
+  }
+}
+
+/** Opens (and migrates) the database the configuration names. */
+export async function databaseFor(options: GlobalOptions, config: NodepoolConfig, logging: Logging): Promise<Database> {
+  const resolved = resolveDbUri({ env: process.env, secure: secureFor(options), config });
+  if (!resolved) {
+    throw new CommandFailure(
+      'no database configured: set dburi in the [database] section of the secure file (-s), ' +
+        'the dburi key of nodepool.yaml, or the NODEPOOL_DBURI environment variable',
+    );
+  }
+  try {
+    const db = await openDatabase(resolved.uri);
+    logging.get('nodepool.db').debug({ database: db.uri, from: resolved.source }, 'database opened');
+    return db;
+  } catch (err) {
+    throw new CommandFailure((err as Error).message);
+  }
+}
+
+/** Everything a database command needs, closed again by `close()`. */
+export interface CommandContext {
+  config: NodepoolConfig;
+  db: Database;
+  logging: Logging;
+}
+
+export async function withContext<T>(options: GlobalOptions, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
+  const logging = loggingFor(options);
+  const config = configFor(options, logging);
+  const db = await databaseFor(options, config, logging);
+  try {
+    return await fn({ config, db, logging });
+  } finally {
+    await db.close();
+  }
+}

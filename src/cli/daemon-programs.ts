@@ -1,0 +1,79 @@
+import { Command } from 'commander';
+import { packageVersion } from '../version.js';
+import { configFor, databaseFor, loggingFor } from './context.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
+import type { Output } from './output.js';
+import { parseCount } from './parse-args.js';
+
+/** Options of nodepoold, exactly as the 0.4 line spelled them. */
+export interface NodepooldOptions {
+  c: string;
+  s?: string;
+  d?: boolean;
+  l?: string;
+  p?: string;
+  builder: boolean;
+  buildWorkers: number;
+  uploadWorkers: number;
+  deletes: boolean;
+  launches: boolean;
+  webapp: boolean;
+}
+
+export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers'>;
+
+function positiveCount(value: string): number {
+  return Math.max(1, parseCount(value));
+}
+
+export function nodepooldProgram(): Command {
+  return new Command('nodepoold')
+    .description('Node pool.')
+    .helpOption('-h, --help', 'show this help message and exit')
+    .option('-c <CONFIG>', 'path to config file', DEFAULT_CONFIG_FILE)
+    .option('-s <SECURE>', `path to secure file (default: ${DEFAULT_SECURE_FILE} when present)`)
+    .option('-d', 'do not run as a daemon')
+    .option('-l <LOGCONFIG>', 'path to log config file')
+    .option('-p <PIDFILE>', 'path to pid file')
+    .option('--no-builder', 'do not run a builder inside nodepoold')
+    .option('--build-workers <BUILD_WORKERS>', 'number of build workers', positiveCount, 1)
+    .option('--upload-workers <UPLOAD_WORKERS>', 'number of upload workers', positiveCount, 4)
+    .option('--no-deletes', 'delete nothing (nodes, leaked instances)')
+    .option('--no-launches', 'launch nothing')
+    .option('--no-webapp', 'do not serve the status web pages')
+    .version(packageVersion(), '--version', 'show version');
+}
+
+export function builderProgram(): Command {
+  return new Command('nodepool-builder')
+    .description('NodePool Image Builder.')
+    .helpOption('-h, --help', 'show this help message and exit')
+    .option('-c <CONFIG>', 'path to config file', DEFAULT_CONFIG_FILE)
+    .option('-l <LOGCONFIG>', 'path to log config file')
+    .option('-p <PIDFILE>', 'path to pid file')
+    .option('-d', 'do not run as a daemon')
+    .option('--build-workers <BUILD_WORKERS>', 'number of build workers', positiveCount, 1)
+    .option('--upload-workers <UPLOAD_WORKERS>', 'number of upload workers', positiveCount, 4)
+    .version(packageVersion(), '--version', 'show version');
+}
+
+/**
+ * What a daemon does before its main loop: read and validate the
+ * configuration, open and migrate the database. Returns the globals used.
+ */
+export async function prepareDaemon(
+  name: string,
+  options: { c: string; s?: string; l?: string },
+  output: Output,
+): Promise<GlobalOptions> {
+  const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l };
+  const logging = loggingFor(globals);
+  const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
+  const config = configFor(globals, logging);
+  const db = await databaseFor(globals, config, logging);
+  const where = db.uri;
+  await db.close();
+  log.info({ config: options.c, database: where }, 'configuration is valid and the database is initialised');
+  output.out(`${name}: configuration ${options.c} is valid; database ${where} is initialised.`);
+  return globals;
+}

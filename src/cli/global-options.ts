@@ -1,0 +1,10 @@
+/** Options every program shares, with upstream's defaults. */
+export interface GlobalOptions {
+  config: string;
+  secure?: string;
+  logconfig?: string;
+  debug?: boolean;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/nodepool/nodepool.yaml';
+export const DEFAULT_SECURE_FILE = '/etc/nodepool/secure.conf';

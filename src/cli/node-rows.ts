@@ -1,0 +1,36 @@
+import type { NodeRecord } from '../db/records.js';
+import { formatAge, renderTable } from './table.js';
+
+export const NODE_COLUMNS = [
+  'ID', 'Provider', 'AZ', 'Label', 'Target', 'Manager', 'Hostname', 'NodeName',
+  'Server ID', 'IP', 'State', 'Age', 'Comment',
+] as const;
+
+/** A node as upstream's JSON listings spelled it (node-list.json, `list --json`). */
+export function nodeJson(node: NodeRecord, now: number) {
+  return {
+    id: node.id,
+    provider: node.provider,
+    AZ: node.az,
+    label: node.label,
+    target: node.target,
+    manager: node.manager,
+    hostname: node.hostname,
+    node_name: node.nodename,
+    server_id: node.externalId,
+    ip: node.ip,
+    state: node.state,
+    age: formatAge(node.stateTime, now),
+    comment: node.comment,
+  };
+}
+
+export function nodeTable(nodes: readonly NodeRecord[], now: number): string {
+  return renderTable(
+    NODE_COLUMNS,
+    nodes.map((n) => [
+      n.id, n.provider, n.az, n.label, n.target, n.manager, n.hostname, n.nodename,
+      n.externalId, n.ip, n.state, formatAge(n.stateTime, now), n.comment,
+    ]),
+  );
+}

@@ -1,0 +1,10 @@
+import { builderProgram, prepareDaemon, type BuilderOptions } from './daemon-programs.js';
+import { processOutput } from './output.js';
+import { runProgram } from './run-program.js';
+
+const program = builderProgram().action(async (options: BuilderOptions) => {
+  await prepareDaemon('nodepool-builder', options, processOutput);
+  processOutput.out('nodepool-builder: building and uploading images is not implemented yet; nothing more to do.');
+});
+
+process.exitCode = await runProgram(program, process.argv.slice(2), processOutput);
