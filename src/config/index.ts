@@ -10,3 +10,4 @@ export { cloudsYamlCandidates, findCloudsYaml, loadCloudsYaml } from './clouds.j
 export type { CloudEntry, CloudsLookup } from './clouds.js';
 export { DEFAULTS, DEFAULT_FAKE_CLOUD, IMAGE_TYPES } from './defaults.js';
 export type * from './types.js';
+export { diffConfig, isEmpty, describeDiff, type ConfigDiff, type ProviderChange, type ProviderAspect, type EntryChange, type SectionDiff, type TopLevelSetting } from './diff.js';
