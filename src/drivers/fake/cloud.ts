@@ -215,6 +215,12 @@ export class FakeCloud {
     return viewImage(image, now);
   }
 
+  /** Every image as listImages shows it (not counted as a call). */
+  images(): CloudImage[] {
+    const now = this.clock.now();
+    return this.store.read().images.map((i) => viewImage(i, now));
+  }
+
   /** The stored record of an image, with the size and SHA-256 of its uploaded file. */
   imageRecord(id: string): StoredImage | undefined {
     const image = this.store.read().images.find((i) => i.id === id);
