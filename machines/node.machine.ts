@@ -141,6 +141,8 @@ export const nodeMachine = setup({
         message: `not ready within the launch timeout of ${Math.round(context.launchTimeoutMs / 1000)} s`,
       }),
     }),
+    /** Its server is no longer in the provider's list (deleted behind our back, or lost by the cloud). */
+    recordServerLost: assign({ deleteReason: 'server disappeared from the provider', serverId: undefined }),
     /** Deadlines start at the first event that carries the time. */
     startGoneDeadline: assign({
       goneDeadline: ({ event }) => ('now' in event ? event.now + GONE_TIMEOUT_MS : undefined),
@@ -152,6 +154,7 @@ export const nodeMachine = setup({
   guards: {
     /** `--no-deletes` turns this off: nodes wait in `delete`. */
     deletesAllowed: () => true,
+    serverDisappeared: ({ event }) => event.type === 'server.listed' && event.server === null,
     launchTimedOut: ({ context, event }) => 'now' in event && event.now > context.launchDeadline,
     retryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
     retryDeleteDue: ({ context, event }) =>
@@ -272,18 +275,21 @@ export const nodeMachine = setup({
     },
     test: {
       on: {
+        'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' },
         'test.finished': [{ guard: ({ event }) => event.success, target: 'ready' }, { target: 'deleting', actions: assign({ deleteReason: 'test job failed' }) }],
         hold: { target: 'hold', actions: 'recordHold' },
       },
     },
     ready: {
       on: {
+        'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' },
         'job.started': { target: 'used', actions: assign({ job: ({ event }) => event.job }) },
         hold: { target: 'hold', actions: 'recordHold' },
       },
     },
     used: {
       on: {
+        'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' },
         'job.finished': [
           {
             guard: ({ event }) => event.autoHoldComment !== undefined,
@@ -295,7 +301,10 @@ export const nodeMachine = setup({
         hold: { target: 'hold', actions: 'recordHold' },
       },
     },
-    hold: {},
+    /** Kept for a person until deleted; a held node whose server vanished has nothing left to keep. */
+    hold: {
+      on: { 'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' } },
+    },
     deleting: {
       initial: 'waitingForPermission',
       states: {

@@ -40,6 +40,8 @@ export type PoolEvent =
   | { type: 'tick'; now: number }
   | { type: 'providers.changed'; providers: ProviderSettings[] }
   | { type: 'node.command'; provider: string; nodeId: number; event: NodeEvent }
+  /** Nodes whose rows exist without an actor (restored after a crash): hand them to their providers. */
+  | { type: 'adopt'; launches: Launch[] }
   /** A change that may change what to launch (a node left, config changed, demand moved). */
   | { type: 'allocation.wanted' }
   | { type: 'stop' };
@@ -67,6 +69,14 @@ export const poolMachine = setup({
   },
   actions: {
     reportAllocationFailure: (_, _params: { error: unknown }) => {},
+    /** Each launch goes to the provider actor it names. */
+    dispatchLaunches: enqueueActions(({ enqueue, self }, params: { launches: Launch[] }) => {
+      const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+      for (const launch of params.launches) {
+        const child = children[providerActorId(launch.provider)];
+        if (child) enqueue.sendTo(child, { type: 'launch', nodeId: launch.nodeId, input: launch.input });
+      }
+    }),
   },
   guards: {
     allocationDue: ({ context, event }) =>
@@ -116,6 +126,7 @@ export const poolMachine = setup({
         if (child) enqueue.sendTo(child, { type: 'node.command', nodeId: event.nodeId, event: event.event });
       }),
     },
+    adopt: { actions: { type: 'dispatchLaunches', params: ({ event }) => ({ launches: event.launches }) } },
     'allocation.wanted': { actions: assign({ allocationWanted: true }) },
     stop: { actions: assign({ stopping: true }) },
   },
@@ -157,13 +168,7 @@ export const poolMachine = setup({
             input: () => ({}),
             onDone: {
               target: 'idle',
-              actions: enqueueActions(({ enqueue, event, self }) => {
-                const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-                for (const launch of event.output) {
-                  const child = children[providerActorId(launch.provider)];
-                  if (child) enqueue.sendTo(child, { type: 'launch', nodeId: launch.nodeId, input: launch.input });
-                }
-              }),
+              actions: { type: 'dispatchLaunches', params: ({ event }) => ({ launches: event.output }) },
             },
             onError: {
               target: 'idle',

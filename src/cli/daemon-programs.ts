@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { packageVersion } from '../version.js';
 import { configFor, databaseFor, loggingFor } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
-import type { Output } from './output.js';
+import type { NodepoolConfig } from '../config/index.js';
+import type { Database } from '../db/index.js';
+import type { Logging } from '../log/index.js';
 import { parseCount } from './parse-args.js';
 
 /** Options of nodepoold, exactly as the 0.4 line spelled them. */
@@ -57,23 +59,25 @@ export function builderProgram(): Command {
     .version(packageVersion(), '--version', 'show version');
 }
 
+/** What a daemon has once its configuration is read and its database is open. */
+export interface PreparedDaemon {
+  globals: GlobalOptions;
+  logging: Logging;
+  config: NodepoolConfig;
+  db: Database;
+}
+
 /**
  * What a daemon does before its main loop: read and validate the
- * configuration, open and migrate the database. Returns the globals used.
+ * configuration (an invalid one refuses the start), open and migrate the
+ * database.
  */
-export async function prepareDaemon(
-  name: string,
-  options: { c: string; s?: string; l?: string },
-  output: Output,
-): Promise<GlobalOptions> {
+export async function prepareDaemon(name: string, options: { c: string; s?: string; l?: string }): Promise<PreparedDaemon> {
   const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l };
   const logging = loggingFor(globals);
   const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
   const config = configFor(globals, logging);
   const db = await databaseFor(globals, config, logging);
-  const where = db.uri;
-  await db.close();
-  log.info({ config: options.c, database: where }, 'configuration is valid and the database is initialised');
-  output.out(`${name}: configuration ${options.c} is valid; database ${where} is initialised.`);
-  return globals;
+  log.info({ config: options.c, database: db.uri }, 'configuration is valid and the database is ready');
+  return { globals, logging, config, db };
 }

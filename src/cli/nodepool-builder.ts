@@ -3,7 +3,8 @@ import { processOutput } from './output.js';
 import { runProgram } from './run-program.js';
 
 const program = builderProgram().action(async (options: BuilderOptions) => {
-  await prepareDaemon('nodepool-builder', options, processOutput);
+  const { db } = await prepareDaemon('nodepool-builder', options);
+  await db.close();
   processOutput.out('nodepool-builder: building and uploading images is not implemented yet; nothing more to do.');
 });
 

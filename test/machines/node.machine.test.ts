@@ -317,6 +317,28 @@ describe('a node', () => {
   });
 });
 
+describe('a node whose server disappears', () => {
+  it('while ready is removed without a delete call, with the reason recorded', async () => {
+    const h = harness();
+    await toReady(h);
+    h.actor.send({ type: 'server.listed', now: T0 + 20_000, server: active() });
+    expect(h.state()).toBe('ready');
+    h.actor.send({ type: 'server.listed', now: T0 + 30_000, server: null });
+    expect(h.actor.getSnapshot().context.deleteReason).toBe('server disappeared from the provider');
+    h.actor.send({ type: 'server.listed', now: T0 + 31_000, server: null });
+    expect(h.state()).toBe('removed');
+    expect(h.calls.filter((c) => c.startsWith('deleteServer'))).toEqual([]);
+  });
+
+  it('while held is removed too: there is nothing left to keep', async () => {
+    const h = harness();
+    await toReady(h);
+    h.actor.send({ type: 'hold' });
+    h.actor.send({ type: 'server.listed', now: T0 + 30_000, server: null });
+    expect(h.row()).toBe('delete');
+  });
+});
+
 describe('a node restored from its snapshot', () => {
   it('that was waiting for ACTIVE keeps waiting for the same server and does not create another', async () => {
     const first = harness();

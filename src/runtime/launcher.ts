@@ -1,0 +1,140 @@
+import { hostname as hostName } from 'node:os';
+import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type UsableImage } from '../allocation/index.js';
+import type { NodepoolConfig } from '../config/types.js';
+import type { Database, NodeRecord } from '../db/index.js';
+import type { Logger } from '../log/index.js';
+import type { NodeInput } from '../../machines/node.machine.js';
+import type { Launch } from '../../machines/pool.machine.js';
+import type { Clock } from './clock.js';
+import type { ProviderRuntime } from './provider-runtime.js';
+import { nodeNameOf, renderTemplate } from './templates.js';
+
+export interface LauncherDeps {
+  db: Database;
+  config: () => NodepoolConfig;
+  providers: () => ProviderRuntime[];
+  clock: Clock;
+  log: Logger;
+  /** `--no-launches`. */
+  launchesAllowed: () => boolean;
+  /** Queued work per label from the demand sources (none yet: min-ready only). */
+  demand?: () => Record<string, number>;
+  /** Picks an availability zone; random by default (behaviour.md step 1). */
+  pickZone?: (zones: readonly string[]) => string | undefined;
+}
+
+/** What a node actor needs to know about its launch, from its row and the configuration. */
+export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput {
+  const provider = config.providers.find((p) => p.name === row.provider);
+  const target = config.targets.find((t) => t.name === row.target);
+  return {
+    nodeId: row.id,
+    role: 'primary',
+    requestedAt: row.createdAt,
+    launchTimeoutMs: (provider?.launchTimeout ?? 3600) * 1000,
+    bootTimeoutMs: (provider?.bootTimeout ?? 60) * 1000,
+    // Sub-nodes are launched by the sub-node work that follows; until then a node waits for none.
+    subnodes: 0,
+    hasTestJob: Boolean(target?.jenkins?.testJob),
+    ipv6Preferred: provider?.ipv6Preferred ?? false,
+    ...(row.externalId ? { serverId: row.externalId } : {}),
+  };
+}
+
+const randomZone = (zones: readonly string[]) => (zones.length ? zones[Math.floor(Math.random() * zones.length)] : undefined);
+
+/**
+ * The pool's `allocate` effect: counts the nodes, asks the allocation what
+ * to launch (behaviour.md section 3), creates a row per new node (state
+ * building, hostname from the target's template) and returns the launches
+ * for the provider actors. Its history carries over between runs.
+ */
+export class Launcher {
+  private history: AllocationHistory = emptyHistory();
+  private lastShort = new Map<string, string>();
+
+  constructor(private readonly deps: LauncherDeps) {}
+
+  async run(): Promise<Launch[]> {
+    if (!this.deps.launchesAllowed()) return [];
+    const config = this.deps.config();
+    const rows = await this.deps.db.nodes.list();
+    const usableImages = await this.usableImages(config);
+    const result = allocate({
+      config,
+      nodes: tally(rows),
+      providerServers: serversPerProvider(rows),
+      usableImages,
+      demand: this.deps.demand?.() ?? {},
+      history: this.history,
+    });
+    this.history = result.history;
+    this.logShortfalls(result.labels);
+
+    const launches: Launch[] = [];
+    for (const launch of result.launches) {
+      const provider = config.providers.find((p) => p.name === launch.provider);
+      const target = config.targets.find((t) => t.name === launch.target);
+      if (!provider || !target) continue;
+      for (let i = 0; i < launch.count; i += 1) {
+        const row = await this.createRow(launch.label, provider.name, provider.availabilityZones, target.name, target.hostname);
+        launches.push({ provider: provider.name, nodeId: row.id, input: nodeInputOf(row, config) });
+      }
+    }
+    if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
+    return launches;
+  }
+
+  private async createRow(label: string, provider: string, zones: readonly string[], target: string, template: string) {
+    const az = (this.deps.pickZone ?? randomZone)(zones);
+    return this.deps.db.transaction(async (tx) => {
+      const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: hostName(), state: 'building', createdAt: this.deps.clock.now() });
+      const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
+      return tx.nodes.update(row.id, { hostname, nodename: nodeNameOf(hostname) });
+    });
+  }
+
+  /** (provider, image) pairs a node can boot from now. */
+  private async usableImages(config: NodepoolConfig): Promise<UsableImage[]> {
+    const usable: UsableImage[] = [];
+    for (const runtime of this.deps.providers()) {
+      for (const image of runtime.provider.images) {
+        try {
+          if (await runtime.bootImage(image)) usable.push({ provider: runtime.name, image: image.name });
+        } catch (err) {
+          this.deps.log.warn({ err, provider: runtime.name, image: image.name }, 'cannot tell whether the image is ready');
+        }
+      }
+    }
+    return usable.filter((u) => config.providers.some((p) => p.name === u.provider));
+  }
+
+  /** Says once (not every run) why a label gets fewer nodes than it wants. */
+  private logShortfalls(labels: readonly { label: string; short?: string | undefined; message: string }[]): void {
+    for (const diagnostic of labels) {
+      const previous = this.lastShort.get(diagnostic.label);
+      if (diagnostic.short && diagnostic.short !== 'capacity' && previous !== diagnostic.message) {
+        this.deps.log.warn({ label: diagnostic.label, reason: diagnostic.short }, diagnostic.message);
+      }
+      if (diagnostic.short) this.lastShort.set(diagnostic.label, diagnostic.message);
+      else this.lastShort.delete(diagnostic.label);
+    }
+  }
+}
+
+function tally(rows: readonly NodeRecord[]): NodeTally[] {
+  const counts = new Map<string, NodeTally>();
+  for (const row of rows) {
+    const key = `${row.provider}\u0000${row.label}\u0000${row.target}\u0000${row.state}`;
+    const entry = counts.get(key) ?? { provider: row.provider, label: row.label, target: row.target, state: row.state, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  return [...counts.values()];
+}
+
+function serversPerProvider(rows: readonly NodeRecord[]): Record<string, number> {
+  const servers: Record<string, number> = {};
+  for (const row of rows) servers[row.provider] = (servers[row.provider] ?? 0) + 1;
+  return servers;
+}

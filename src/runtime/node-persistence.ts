@@ -1,0 +1,96 @@
+import type { AnyActorRef } from 'xstate';
+import type { Database, NodePatch } from '../db/index.js';
+import type { Logger } from '../log/index.js';
+import { nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
+
+interface NodeSnapshotLike {
+  status: string;
+  value: unknown;
+  context: NodeContext;
+}
+
+/** The node row as a node actor's snapshot says it is. */
+export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
+  const { context } = snapshot;
+  const patch: NodePatch = {
+    state: nodeStateOf(snapshot.value),
+    externalId: context.serverId ?? null,
+    ip: context.ip ?? null,
+    ipPrivate: context.ipPrivate ?? null,
+  };
+  if (context.comment !== undefined) patch.comment = context.comment;
+  return patch;
+}
+
+/**
+ * Writes each node actor's snapshot and its node row in one transaction at
+ * every change (design.md "Truth and actors"), so a crash leaves them
+ * consistent. Writes of one node are serialised and coalesced: while one is
+ * in flight only the newest snapshot waits, so a burst of transitions costs
+ * at most two writes. A node that reached its final state has its row and
+ * snapshot removed together.
+ */
+export class NodePersistence {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly pending = new Map<string, AnyActorRef>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    /** Called when a node's row has vanished under it (deleted by `delete --now`). */
+    private readonly onRowGone: (nodeId: number) => void = () => {},
+  ) {}
+
+  /** Told of every snapshot of a node actor (from the inspection stream). */
+  noteSnapshot(actor: AnyActorRef): void {
+    const id = actor.id;
+    if (this.inFlight.has(id)) {
+      this.pending.set(id, actor);
+      return;
+    }
+    this.start(id, actor);
+  }
+
+  /** Resolves when every write asked for so far is done. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
+  }
+
+  private start(id: string, actor: AnyActorRef): void {
+    const write = this.write(id, actor)
+      .catch((err: unknown) => this.log.error({ err, actor: id }, 'could not persist node state'))
+      .finally(() => {
+        this.inFlight.delete(id);
+        const next = this.pending.get(id);
+        if (next) {
+          this.pending.delete(id);
+          this.start(id, next);
+        }
+      });
+    this.inFlight.set(id, write);
+  }
+
+  private async write(actorId: string, actor: AnyActorRef): Promise<void> {
+    const nodeId = Number(actorId.slice('node-'.length));
+    const snapshot = actor.getSnapshot() as NodeSnapshotLike;
+    if (snapshot.status === 'done') {
+      await this.db.transaction(async (tx) => {
+        await tx.nodes.delete(nodeId);
+        await tx.snapshots.delete(actorId);
+      });
+      return;
+    }
+    const persisted = actor.getPersistedSnapshot();
+    const gone = await this.db.transaction(async (tx) => {
+      const row = await tx.nodes.get(nodeId);
+      if (!row) {
+        await tx.snapshots.delete(actorId);
+        return true;
+      }
+      await tx.nodes.update(nodeId, rowPatchOf(snapshot));
+      await tx.snapshots.save(actorId, 'node', persisted);
+      return false;
+    });
+    if (gone) this.onRowGone(nodeId);
+  }
+}
