@@ -11,13 +11,22 @@ const STOP_TIMEOUT_MS = 10_000;
 const argv = process.argv.slice(2);
 
 const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
-  const { config, db, logging } = await prepareDaemon('nodepoold', options);
   if (!options.d) {
+    // Validate in the foreground, so a bad configuration is refused where the operator sees it.
+    const { db } = await prepareDaemon('nodepoold', options);
     await db.close();
     processOutput.out(`nodepoold: running in the background with pid ${detach(argv)}`);
     return;
   }
   const releasePidFile = options.p ? claimPidFile(options.p) : () => {};
+  let prepared: Awaited<ReturnType<typeof prepareDaemon>>;
+  try {
+    prepared = await prepareDaemon('nodepoold', options);
+  } catch (err) {
+    releasePidFile();
+    throw err;
+  }
+  const { config, db, logging } = prepared;
   const log = logging.get('nodepool.NodePool');
   const pool = new NodePool({
     configFile: options.c,

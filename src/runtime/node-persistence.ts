@@ -27,12 +27,16 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
  * every change (design.md "Truth and actors"), so a crash leaves them
  * consistent. Writes of one node are serialised and coalesced: while one is
  * in flight only the newest snapshot waits, so a burst of transitions costs
- * at most two writes. A node that reached its final state has its row and
- * snapshot removed together.
+ * at most two writes, and a snapshot equal to the last one written (a
+ * server list that told a ready node nothing new) is not written at all. A
+ * node that reached its final state has its row and snapshot removed
+ * together.
  */
 export class NodePersistence {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly pending = new Map<string, AnyActorRef>();
+  /** The last snapshot written per actor: an event that changed nothing is not written again. */
+  private readonly written = new Map<string, string>();
 
   constructor(
     private readonly db: Database,
@@ -78,9 +82,12 @@ export class NodePersistence {
         await tx.nodes.delete(nodeId);
         await tx.snapshots.delete(actorId);
       });
+      this.written.delete(actorId);
       return;
     }
     const persisted = actor.getPersistedSnapshot();
+    const text = JSON.stringify(persisted);
+    if (this.written.get(actorId) === text) return;
     const gone = await this.db.transaction(async (tx) => {
       const row = await tx.nodes.get(nodeId);
       if (!row) {
@@ -91,6 +98,11 @@ export class NodePersistence {
       await tx.snapshots.save(actorId, 'node', persisted);
       return false;
     });
-    if (gone) this.onRowGone(nodeId);
+    if (gone) {
+      this.written.delete(actorId);
+      this.onRowGone(nodeId);
+    } else {
+      this.written.set(actorId, text);
+    }
   }
 }

@@ -223,12 +223,14 @@ export class NodePool {
     this.pool?.send({ type: 'providers.changed', providers: this.providerSettings() });
   }
 
-  /** A command changed a node: tell its actor. */
+  /** A command changed a node: tell its actor what the command asked (the row may already say otherwise). */
   private async onChange(change: ChangeRecord): Promise<void> {
     if (change.kind !== 'node') return;
     const row = await this.options.db.nodes.get(change.recordId);
     if (!row) return;
-    this.commandFromRow(row);
+    const command = { id: row.id, provider: row.provider, comment: row.comment };
+    if (change.action === 'hold') this.sendCommand(command, 'hold');
+    else if (change.action === 'delete') this.sendCommand(command, 'delete');
   }
 
   /** The row says hold or delete and the actor does not know yet (a command ran while we were away). */
@@ -238,11 +240,13 @@ export class NodePool {
 
   private commandFromRow(row: { id: number; provider: string; state: string; comment: string | null }): void {
     const current = this.nodeStates.get(`node-${row.id}`);
-    if (row.state === 'hold' && current !== 'hold') {
-      this.pool?.send({ type: 'node.command', provider: row.provider, nodeId: row.id, event: { type: 'hold', reason: row.comment ?? undefined } });
-    } else if (row.state === 'delete' && current !== 'delete') {
-      this.pool?.send({ type: 'node.command', provider: row.provider, nodeId: row.id, event: { type: 'delete', reason: 'deleted by command' } });
-    }
+    if ((row.state === 'hold' || row.state === 'delete') && current !== row.state) this.sendCommand(row, row.state);
+  }
+
+  private sendCommand(node: { id: number; provider: string; comment: string | null }, command: 'hold' | 'delete'): void {
+    const event = command === 'hold' ? { type: 'hold' as const, reason: node.comment ?? undefined } : { type: 'delete' as const, reason: 'deleted by command' };
+    this.log.info({ node: node.id, command }, `command: ${command} node ${node.id}`);
+    this.pool?.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event });
   }
 
   /** Every node snapshot is persisted; state changes are logged once. */

@@ -1,0 +1,166 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeCloudState } from '../../src/drivers/fake/index.js';
+import { openDatabase, type Database } from '../../src/db/index.js';
+import { runExecutable } from '../support/cli.js';
+import { tempDir } from '../support/config-files.js';
+import { describeEachBackend } from '../support/databases.js';
+import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { poolConfig, writePoolConfig } from '../support/pool-config.js';
+import { writeConfigFile } from '../support/config-files.js';
+
+const running: RunningDaemon[] = [];
+afterEach(async () => {
+  for (const daemon of running.splice(0)) await daemon.kill();
+});
+
+function start(configFile: string, ...args: string[]): RunningDaemon {
+  const daemon = startNodepoold(['-c', configFile, ...args]);
+  running.push(daemon);
+  return daemon;
+}
+
+function cloudState(file: string): FakeCloudState {
+  return JSON.parse(readFileSync(file, 'utf8')) as FakeCloudState;
+}
+
+const readyCount = async (db: Database, label?: string) => (await db.nodes.list({ state: 'ready', ...(label ? { label } : {}) })).length;
+
+describeEachBackend('nodepoold as a process', (backend) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await backend.open();
+  });
+
+  it('fills every label to min-ready over two providers, with the metadata on every server', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({
+      dir,
+      dburi: backend.uri,
+      providers: [{ name: 'fake-a' }, { name: 'fake-b' }],
+      labels: [
+        { name: 'small', minReady: 3, providers: ['fake-a', 'fake-b'] },
+        { name: 'large', minReady: 2, providers: ['fake-a', 'fake-b'] },
+      ],
+    });
+    const daemon = start(configFile);
+    await waitFor('5 ready nodes', async () => (await readyCount(db)) === 5);
+    const nodes = await db.nodes.list();
+    expect(nodes.map((n) => n.label).sort()).toEqual(['large', 'large', 'small', 'small', 'small']);
+    expect(new Set(nodes.map((n) => n.provider))).toEqual(new Set(['fake-a', 'fake-b']));
+
+    for (const node of nodes) {
+      const server = cloudState(join(dir, `${node.provider}.json`)).servers.find((s) => s.id === node.externalId);
+      expect(server?.metadata).toEqual({
+        purpose: 'ci',
+        groups: JSON.stringify(['debian', node.provider]),
+        nodepool: JSON.stringify({ image_name: 'debian', provider_name: node.provider, node_id: node.id }),
+      });
+      expect(node.hostname).toBe(`${node.label}-${node.provider}-${node.id}`);
+      expect(server?.name).toBe(node.hostname);
+    }
+    // Nothing more is launched once min-ready is met.
+    await daemon.waitForLog('a second allocation', (l) => l.msg === 'nodepoold started');
+    expect((await db.nodes.list()).length).toBe(5);
+
+    const list = await runExecutable('nodepool', ['-c', configFile, 'list']);
+    expect(list.stdout.match(/\| ready \|/g)).toHaveLength(5);
+    expect(await daemon.stop('SIGTERM')).toBe(0);
+    await db.knex('node').del();
+    await db.knex('actor_snapshot').del();
+  });
+
+  it('hears a hold and a delete from the command line within 2 s, and replaces the deleted node', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({ dir, dburi: backend.uri, labels: [{ name: 'small', minReady: 2, providers: ['fake-a'] }] });
+    const daemon = start(configFile);
+    await waitFor('2 ready nodes', async () => (await readyCount(db)) === 2);
+    const [held, deleted] = await db.nodes.list({ state: 'ready' });
+    if (!held || !deleted) throw new Error('expected two ready nodes');
+
+    expect((await runExecutable('nodepool', ['-c', configFile, 'hold', String(held.id), '--reason', 'look at it'])).code).toBe(0);
+    await daemon.waitForLog('the node actor in hold', (l) => l.node === held.id && l.state === 'hold', 2_000);
+
+    expect((await runExecutable('nodepool', ['-c', configFile, 'delete', String(deleted.id)])).code).toBe(0);
+    const before = Date.now();
+    await daemon.waitForLog('the node actor deleting', (l) => l.node === deleted.id && l.state === 'delete', 2_000);
+    expect(Date.now() - before).toBeLessThan(2_000);
+    await waitFor('the deleted node gone and its server too', async () => !(await db.nodes.get(deleted.id)));
+    // A held node does not count against min-ready: two ready ones besides it.
+    await waitFor('a replacement ready', async () => (await readyCount(db)) === 2 && (await db.nodes.list({ state: 'hold' })).length === 1);
+    const state = cloudState(join(dir, 'fake-a.json'));
+    expect(state.servers.find((s) => s.id === deleted.externalId && s.goneAt === undefined)).toBeUndefined();
+    expect((await db.nodes.get(held.id))?.comment).toBe('look at it');
+    await daemon.stop();
+    await db.knex('node').del();
+    await db.knex('actor_snapshot').del();
+  });
+});
+
+describe('nodepoold as a process, on SQLite', () => {
+  it('stops on SIGTERM and SIGINT with exit code 0 and removes its pid file; a live pid file refuses a second start', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${join(dir, 'np.db')}` });
+    const pidFile = join(dir, 'nodepoold.pid');
+    const first = start(configFile, '-p', pidFile);
+    await first.waitForLog('start', (l) => l.msg === 'nodepoold started');
+    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(first.pid));
+
+    const second = await runExecutable('nodepoold', ['-d', '-c', configFile, '-p', pidFile]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`already running with pid ${first.pid}`);
+
+    const started = Date.now();
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(existsSync(pidFile)).toBe(false);
+
+    writeFileSync(pidFile, '999999\n'); // a stale pid file from a dead process
+    const third = start(configFile, '-p', pidFile);
+    await third.waitForLog('start', (l) => l.msg === 'nodepoold started');
+    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(third.pid));
+    expect(await third.stop('SIGINT')).toBe(0);
+  });
+
+  it('applies a changed configuration while running and keeps the running one when the new file is invalid', async () => {
+    const dir = tempDir();
+    const dburi = `sqlite://${join(dir, 'np.db')}`;
+    const providers = [{ name: 'fake-a' }, { name: 'fake-b' }];
+    const configFile = writePoolConfig({ dir, dburi, providers, labels: [{ name: 'small', minReady: 1, providers: ['fake-a'] }] });
+    const daemon = start(configFile);
+    const db = await openDatabase(dburi);
+    try {
+      await waitFor('1 ready node', async () => (await readyCount(db)) === 1);
+
+      // An invalid file: logged with its problem, nothing changes.
+      writeFileSync(configFile, 'labels: [\n');
+      await daemon.waitForLog('the invalid file reported', (l) => /YAML syntax/.test(JSON.stringify(l)), 10_000);
+
+      // A new label on the second provider: launched there.
+      writeConfigFile(dir, poolConfig({ dir, dburi, providers, labels: [
+        { name: 'small', minReady: 1, providers: ['fake-a'] },
+        { name: 'other', minReady: 2, providers: ['fake-b'] },
+      ] }));
+      await waitFor('2 ready nodes of the new label', async () => (await readyCount(db, 'other')) === 2);
+      expect((await db.nodes.list({ label: 'other' })).every((n) => n.provider === 'fake-b')).toBe(true);
+
+      // max-servers -1 retires fake-b: nothing more launched there, its nodes drain when deleted.
+      const retired = poolConfig({ dir, dburi, providers: [{ name: 'fake-a' }, { name: 'fake-b', maxServers: -1 }], labels: [
+        { name: 'small', minReady: 1, providers: ['fake-a'] },
+        { name: 'other', minReady: 2, providers: ['fake-b'] },
+      ] });
+      writeConfigFile(dir, retired);
+      await daemon.waitForLog('the retirement applied', (l) => /configuration changed/.test(l.msg) && /fake-b/.test(l.msg), 10_000);
+      const [one] = await db.nodes.list({ label: 'other' });
+      expect((await runExecutable('nodepool', ['-c', configFile, 'delete', String(one?.id)])).code).toBe(0);
+      await waitFor('the deleted node gone', async () => !(await db.nodes.get(one?.id as number)));
+      // Give the allocation a few runs: it must not replace the node on the retired provider.
+      await daemon.waitForLog('a later allocation', (l) => l.state === 'removed' && l.node === one?.id);
+      expect((await db.nodes.list({ label: 'other' })).length).toBe(1);
+      expect(await daemon.stop()).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+});

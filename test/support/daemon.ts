@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { PROJECT_ROOT } from './cli.js';
+
+/** Polls `check` until it returns a truthy value, at most `timeoutMs`; never a blind sleep. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  { timeoutMs = 20_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export interface LogLine {
+  level: string;
+  name: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** A daemon running as a real process, its JSON log lines collected as they come. */
+export class RunningDaemon {
+  readonly lines: LogLine[] = [];
+  readonly rawStderr: string[] = [];
+  private readonly exited: Promise<number | null>;
+  exitCode: number | null | undefined;
+
+  constructor(readonly process: ChildProcess) {
+    let buffer = '';
+    const take = (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.rawStderr.push(line);
+        }
+      }
+    };
+    process.stdout?.on('data', take);
+    process.stderr?.on('data', take);
+    this.exited = new Promise((resolve) => {
+      process.on('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? null : code);
+        resolve(code);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.process.pid as number;
+  }
+
+  /** Waits for a log line matching `predicate`. */
+  waitForLog(what: string, predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+    return waitFor(what, () => this.lines.find(predicate), { timeoutMs });
+  }
+
+  /** Sends a signal and waits for the exit, bounded. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    if (this.exitCode !== undefined) return this.exitCode;
+    this.process.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`daemon did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGKILL: no chance to persist anything (the crash the restore must survive). */
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Starts `nodepoold -d -c FILE ...` from the compiled output. */
+export function startNodepoold(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDaemon {
+  const compiled = `${PROJECT_ROOT}dist/src/cli/nodepoold.js`;
+  if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [`${PROJECT_ROOT}bin/nodepoold.js`, '-d', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, NODEPOOL_DBURI: undefined, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new RunningDaemon(child);
+}
