@@ -6,7 +6,7 @@
 import { fillSubnodeDeficits, openPool, type Pool } from './capacity.js';
 import { labelDemands, launchableHere, type LabelDemand } from './demand.js';
 import { labelDiagnostic } from './diagnostics.js';
-import { grantAll, roomFor, shareOut, type Request } from './distribute.js';
+import { shareOut, type Request } from './distribute.js';
 import { emptyHistory, recordRun, type AllocationHistory } from './history.js';
 import type { AllocationInput, AllocationResult, Launch } from './types.js';
 
@@ -24,13 +24,16 @@ export function allocate(input: AllocationInput): AllocationResult {
   // Phase 1: real demand of every label, before any min-ready top-up.
   shareOut([...requests.values()], pool);
 
-  // Phase 2: min-ready top-ups, each all or nothing: asked only if it fits.
+  // Phase 2: min-ready top-ups from what is left, shared fairly between labels.
+  // Best effort: a top-up that does not fit whole still gets what fits (an
+  // operator with min-ready 10 and 8 free servers expects 8, not none), but
+  // only once every label's real demand has been served.
   const topUps = [...requests].filter(([d, r]) => r.total === d.actual && d.extra > d.actual);
-  topUps.sort(([, a], [, b]) => a.lastGranted - b.lastGranted || a.order - b.order);
-  for (const [d, r] of topUps) {
-    const more = d.extra - d.actual;
-    if (roomFor(r, pool) >= more) grantAll(r, more, pool);
-  }
+  for (const [d, r] of topUps) r.want = d.extra;
+  shareOut(
+    topUps.map(([, r]) => r),
+    pool,
+  );
 
   const launches: Launch[] = [];
   const grants = new Map<string, Map<string, number>>();

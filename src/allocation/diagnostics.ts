@@ -39,6 +39,6 @@ function explain(reason: ShortReason, d: LabelDemand, granted: number): string {
     case 'capacity':
       return `providers are full, ${d.actual - granted} queued still wait`;
     case 'min-ready-deferred':
-      return `min-ready top-up of ${d.extra - d.actual} does not fit into the free capacity`;
+      return `providers are full: ${granted - d.actual} of the min-ready top-up of ${d.extra - d.actual} fit`;
   }
 }

@@ -51,18 +51,6 @@ export function shareOut(requests: readonly Request[], pool: Pool): void {
   }
 }
 
-/** Phase 2 helper: how many more nodes of `r` the remaining room holds. */
-export function roomFor(r: Request, pool: Pool): number {
-  let nodes = 0;
-  for (const p of r.providers) nodes += Math.floor((pool.room[p] ?? 0) / r.cost);
-  return nodes;
-}
-
-/** Gives `r` exactly `n` more nodes; the caller checked `roomFor(r) >= n`. */
-export function grantAll(r: Request, n: number, pool: Pool): void {
-  for (let i = 0; i < n; i++) grantOne(r, pool);
-}
-
 /** One node of `r` in its best provider; false when no provider has room. */
 function grantOne(r: Request, pool: Pool): boolean {
   let best = -1;

@@ -120,14 +120,15 @@ describe('allocation properties over random pools', () => {
     });
   });
 
-  it('never launches more than extra for a label, and a top-up is all or nothing', () => {
+  // That a top-up never crowds out queued demand is the property below: real
+  // demand left waiting means no provider of that label has room left.
+  it('never launches more than extra for a label', () => {
     forEachPool((input, result) => {
       for (const d of result.labels) {
-        const { actual, extra } = extraOf(input, d.label);
+        const { extra } = extraOf(input, d.label);
         const launched = result.launches.filter((l) => l.label === d.label).reduce((s, l) => s + l.count, 0);
         expect(d.granted).toBe(launched);
         expect(launched).toBeLessThanOrEqual(extra);
-        if (launched > actual) expect(launched).toBe(extra);
       }
     });
   });
