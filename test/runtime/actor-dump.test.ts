@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise } from 'xstate';
+import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
+import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
+import { dumpActors, stateName } from '../../src/runtime/actor-dump.js';
+import { SignalProfiler } from '../../src/runtime/profiler.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { tempDir } from '../support/config-files.js';
+
+const input = (nodeId: number): NodeInput => ({
+  nodeId, role: 'primary', requestedAt: 0, launchTimeoutMs: 1000, bootTimeoutMs: 1000, subnodes: 0, hasTestJob: false, ipv6Preferred: false,
+});
+
+describe('the SIGUSR2 dump', () => {
+  it('lists every live actor with its state, children under their parent', () => {
+    const provider = providerMachine.provide({
+      actors: {
+        listServers: fromPromise(async () => ({ servers: [] as ProviderServer[], now: 0 })),
+        node: nodeMachine.provide({ actors: { createServer: fromPromise(() => new Promise<{ serverId: string }>(() => {})) } }),
+      },
+    });
+    const actor = createActor(provider, { input: { provider: 'p', listIntervalMs: 1000 } });
+    actor.start();
+    actor.send({ type: 'launch', nodeId: 3, input: input(3) });
+    const lines = dumpActors(actor);
+    expect(lines.map((l) => [l.depth, l.id, l.state])).toEqual([
+      [0, actor.id, 'nodes, listing.idle'],
+      [1, 'node-3', 'building.creating'],
+      [2, expect.any(String), ''],
+    ]);
+    actor.stop();
+  });
+
+  it('names nested states as dotted paths', () => {
+    expect(stateName({ deleting: 'waitingUntilGone' })).toBe('deleting.waitingUntilGone');
+    expect(stateName('ready')).toBe('ready');
+  });
+});
+
+describe('the SIGUSR2 profiler', () => {
+  it('starts on the first toggle and writes a CPU profile on the second', async () => {
+    const profiler = new SignalProfiler(tempDir());
+    expect(await profiler.toggle()).toBeUndefined();
+    expect(profiler.running).toBe(true);
+    let spin = 0;
+    for (let i = 0; i < 1e5; i += 1) spin += i;
+    const file = await profiler.toggle();
+    expect(spin).toBeGreaterThan(0);
+    expect(file && existsSync(file)).toBe(true);
+    expect(Object.keys(JSON.parse(readFileSync(file as string, 'utf8')) as object)).toEqual(expect.arrayContaining(['nodes', 'startTime', 'endTime']));
+    expect(profiler.running).toBe(false);
+  });
+});
