@@ -35,8 +35,11 @@ export interface ListedServer {
 }
 
 export interface NodeInput {
+  /** The node's id, or for a sub-node the sub-node's id. */
   nodeId: number;
   role: NodeRole;
+  /** A sub-node's primary node. */
+  parentId?: number;
   /** When the node was requested (ms epoch): launch-timeout counts from here. */
   requestedAt: number;
   launchTimeoutMs: number;
@@ -68,6 +71,8 @@ export interface NodeContext extends NodeInput {
   comment?: string;
   /** A hold asked for while the node was still building. */
   holdRequested: boolean;
+  /** Its sub-nodes are deleted (a primary deletes them before its own server). */
+  subnodesGone: boolean;
   /** The job that last ran on the node. */
   job?: string;
 }
@@ -76,6 +81,7 @@ export type NodeEvent =
   | { type: 'server.listed'; now: number; server: ListedServer | null }
   | { type: 'tick'; now: number }
   | { type: 'subnodes.ready' }
+  | { type: 'subnodes.gone' }
   | { type: 'job.started'; job: string }
   | { type: 'job.finished'; job: string; result: string; autoHoldComment?: string }
   | { type: 'test.finished'; success: boolean }
@@ -116,17 +122,17 @@ export const nodeMachine = setup({
   actors: {
     /** Creates the server (or finds the one a previous attempt created); resolves with its id. */
     createServer: notProvided('createServer') as unknown as ReturnType<
-      typeof fromPromise<{ serverId: string }, { nodeId: number }>
+      typeof fromPromise<{ serverId: string }, { nodeId: number; role: NodeRole }>
     >,
     /** Connects over SSH until it answers or the deadline passes. */
     checkSsh: notProvided('checkSsh') as unknown as ReturnType<
-      typeof fromPromise<void, { nodeId: number; ip: string; deadline: number }>
+      typeof fromPromise<void, { nodeId: number; role: NodeRole; ip: string; deadline: number }>
     >,
     /** Writes the node-set files and runs the ready script (primary only). */
     prepareNode: notProvided('prepareNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number }>>,
     /** Asks the cloud to delete the server; resolves when the cloud accepted. */
     deleteServer: notProvided('deleteServer') as unknown as ReturnType<
-      typeof fromPromise<void, { nodeId: number; serverId: string }>
+      typeof fromPromise<void, { nodeId: number; role: NodeRole; serverId: string }>
     >,
   },
   actions: {
@@ -170,6 +176,7 @@ export const nodeMachine = setup({
     launchDeadline: input.requestedAt + input.launchTimeoutMs,
     deleteAttempts: 0,
     holdRequested: false,
+    subnodesGone: input.subnodes === 0,
   }),
   initial: 'building',
   on: {
@@ -193,7 +200,7 @@ export const nodeMachine = setup({
         creating: {
           invoke: {
             src: 'createServer',
-            input: ({ context }) => ({ nodeId: context.nodeId }),
+            input: ({ context }) => ({ nodeId: context.nodeId, role: context.role }),
             onDone: { target: 'waitingForServer', actions: assign({ serverId: ({ event }) => event.output.serverId }) },
             onError: { target: '#node.failed', actions: assign({ failure: ({ event }) => failureOf(event.error, 'other') }) },
           },
@@ -233,7 +240,12 @@ export const nodeMachine = setup({
         checkingSsh: {
           invoke: {
             src: 'checkSsh',
-            input: ({ context }) => ({ nodeId: context.nodeId, ip: context.ip as string, deadline: context.bootDeadline as number }),
+            input: ({ context }) => ({
+              nodeId: context.nodeId,
+              role: context.role,
+              ip: context.ip as string,
+              deadline: context.bootDeadline as number,
+            }),
             onDone: [
               { guard: ({ context }) => context.role === 'sub', target: '#node.ready' },
               { target: 'waitingForSubnodes' },
@@ -313,12 +325,20 @@ export const nodeMachine = setup({
           on: { tick: { guard: 'deletesAllowed', target: 'deciding' } },
         },
         deciding: {
-          always: [{ guard: ({ context }) => context.serverId === undefined, target: 'confirmingGone' }, { target: 'deletingServer' }],
+          always: [
+            { guard: ({ context }) => !context.subnodesGone, target: 'deletingSubnodes' },
+            { guard: ({ context }) => context.serverId === undefined, target: 'confirmingGone' },
+            { target: 'deletingServer' },
+          ],
+        },
+        /** Sub-nodes go first (behaviour.md section 2); the provider deletes them and says when they are gone. */
+        deletingSubnodes: {
+          on: { 'subnodes.gone': { target: 'deciding', actions: assign({ subnodesGone: true }) } },
         },
         deletingServer: {
           invoke: {
             src: 'deleteServer',
-            input: ({ context }) => ({ nodeId: context.nodeId, serverId: context.serverId as string }),
+            input: ({ context }) => ({ nodeId: context.nodeId, role: context.role, serverId: context.serverId as string }),
             onDone: { target: 'waitingUntilGone' },
             onError: { target: 'deleteFailed' },
           },

@@ -8,7 +8,7 @@
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
 import type { NodeEvent, NodeInput } from './node.machine.js';
-import { providerMachine, supervisedNodeIds } from './provider.machine.js';
+import { hasNodeActors, providerMachine } from './provider.machine.js';
 
 export interface ProviderSettings {
   name: string;
@@ -140,7 +140,7 @@ export const poolMachine = setup({
             for (const [id, child] of Object.entries(self.getSnapshot().children) as [string, AnyActorRef][]) {
               if (providerNameOf(id) === undefined) continue;
               const snapshot = child.getSnapshot() as { context: { draining: boolean }; children: Record<string, unknown> };
-              if (!configured.has(id) && snapshot.context.draining && supervisedNodeIds(snapshot.children).length === 0) {
+              if (!configured.has(id) && snapshot.context.draining && !hasNodeActors(snapshot.children)) {
                 enqueue(stopChild(id));
               } else {
                 enqueue.sendTo(child, { type: 'tick', now: event.now });

@@ -9,11 +9,19 @@
  * driver calls themselves (rate-spaced) are supplied by src as named actors.
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
-import { nodeMachine, type ListedServer, type NodeEvent, type NodeInput } from './node.machine.js';
+import {
+  nodeMachine,
+  type ListedServer,
+  type NodeContext,
+  type NodeEvent,
+  type NodeInput,
+  type NodeRole,
+} from './node.machine.js';
 
-/** A server of the provider's list, with the node id its `nodepool` metadata names (if any). */
+/** A server of the provider's list, with the node (and sub-node) its `nodepool` metadata names. */
 export interface ProviderServer extends ListedServer {
   nodeId?: number;
+  subnodeId?: number;
 }
 
 export interface ProviderInput {
@@ -45,15 +53,92 @@ export function nodeActorId(nodeId: number): string {
   return `node-${nodeId}`;
 }
 
+export function subnodeActorId(subnodeId: number): string {
+  return `subnode-${subnodeId}`;
+}
+
+/** The actor id of a node or a sub-node. */
+export function actorIdOf(input: NodeInput): string {
+  return input.role === 'sub' ? subnodeActorId(input.nodeId) : nodeActorId(input.nodeId);
+}
+
 function nodeIdOf(actorId: string): number | undefined {
   const match = /^node-(\d+)$/.exec(actorId);
   return match ? Number(match[1]) : undefined;
 }
 
-/** The server a node should hear about: by the id it recorded, else by its metadata. */
-export function serverForNode(servers: readonly ProviderServer[], nodeId: number, serverId: string | undefined): ProviderServer | null {
+/** Node and sub-node actors (not the provider's own invocations). */
+export function isNodeActor(actorId: string): boolean {
+  return /^(sub)?node-\d+$/.test(actorId);
+}
+
+/**
+ * The server a node should hear about: by the id it recorded, else by its
+ * metadata (a node's server names the node; a sub-node's names its sub-node).
+ */
+export function serverForNode(
+  servers: readonly ProviderServer[],
+  nodeId: number,
+  serverId: string | undefined,
+  role: NodeRole = 'primary',
+): ProviderServer | null {
   if (serverId !== undefined) return servers.find((s) => s.id === serverId) ?? null;
-  return servers.find((s) => s.nodeId === nodeId) ?? null;
+  if (role === 'sub') return servers.find((s) => s.subnodeId === nodeId) ?? null;
+  return servers.find((s) => s.nodeId === nodeId && s.subnodeId === undefined) ?? null;
+}
+
+interface ChildView {
+  ref: AnyActorRef;
+  value: unknown;
+  context: NodeContext;
+}
+
+function childViews(children: Record<string, unknown>): ChildView[] {
+  return Object.entries(children)
+    .filter(([id]) => isNodeActor(id))
+    .map(([, ref]) => {
+      const snapshot = (ref as AnyActorRef).getSnapshot() as { value: unknown; context: NodeContext };
+      return { ref: ref as AnyActorRef, value: snapshot.value, context: snapshot.context };
+    });
+}
+
+const inState = (value: unknown, top: string, sub?: string): boolean =>
+  value === top || (typeof value === 'object' && value !== null && (sub === undefined ? top in value : (value as Record<string, unknown>)[top] === sub));
+
+/**
+ * What supervising sub-nodes means (behaviour.md section 2, step 8 and
+ * Deletion): a primary waiting for its sub-nodes hears when all are ready; a
+ * primary being deleted has its sub-nodes deleted first and hears when they
+ * are gone; a sub-node whose primary is gone is deleted.
+ */
+export function subnodeSupervision(children: Record<string, unknown>): { to: AnyActorRef; event: NodeEvent }[] {
+  const views = childViews(children);
+  const subsOf = (nodeId: number) => views.filter((v) => v.context.role === 'sub' && v.context.parentId === nodeId);
+  const out: { to: AnyActorRef; event: NodeEvent }[] = [];
+  for (const view of views) {
+    const { context } = view;
+    if (context.role === 'sub') {
+      const parentAlive = views.some((v) => v.context.role === 'primary' && v.context.nodeId === context.parentId);
+      if (!parentAlive && !inState(view.value, 'deleting') && !inState(view.value, 'removed')) {
+        out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
+      }
+      continue;
+    }
+    if (inState(view.value, 'building', 'waitingForSubnodes')) {
+      if (subsOf(context.nodeId).filter((s) => inState(s.value, 'ready')).length >= context.subnodes) {
+        out.push({ to: view.ref, event: { type: 'subnodes.ready' } });
+      }
+    } else if (inState(view.value, 'deleting', 'deletingSubnodes')) {
+      const subs = subsOf(context.nodeId);
+      if (subs.length === 0) out.push({ to: view.ref, event: { type: 'subnodes.gone' } });
+      for (const sub of subs) {
+        if (!inState(sub.value, 'deleting') && !inState(sub.value, 'removed')) {
+          out.push({ to: sub.ref, event: { type: 'delete', reason: `its primary node ${context.nodeId} is being deleted` } });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 export const providerMachine = setup({
@@ -86,7 +171,7 @@ export const providerMachine = setup({
     launch: {
       guard: ({ context }) => !context.draining,
       actions: enqueueActions(({ enqueue, event, self }) => {
-        const id = nodeActorId(event.nodeId);
+        const id = actorIdOf(event.input);
         // A launch of a node that already has an actor (a repeated event) is a no-op.
         if (self.getSnapshot().children[id]) return;
         enqueue.spawnChild('node', { id, systemId: id, input: event.input });
@@ -105,19 +190,21 @@ export const providerMachine = setup({
     'xstate.done.actor.*': {
       actions: enqueueActions(({ enqueue, event }) => {
         const actorId = (event as unknown as { actorId: string }).actorId;
-        if (nodeIdOf(actorId) !== undefined) enqueue(stopChild(actorId));
+        if (isNodeActor(actorId)) enqueue(stopChild(actorId));
       }),
     },
   },
   states: {
-    /** Passes the time on to every node, so each checks its own deadlines. */
+    /** Passes the time on to every node (each checks its own deadlines) and supervises sub-nodes. */
     nodes: {
       on: {
         tick: {
           actions: enqueueActions(({ enqueue, self, event }) => {
-            for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) {
-              if (nodeIdOf(child.id) !== undefined) enqueue.sendTo(child, { type: 'tick', now: event.now });
+            const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+            for (const child of Object.values(children)) {
+              if (isNodeActor(child.id)) enqueue.sendTo(child, { type: 'tick', now: event.now });
             }
+            for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
           }),
         },
       },
@@ -148,11 +235,9 @@ export const providerMachine = setup({
                 }),
                 enqueueActions(({ enqueue, event, self }) => {
                   const { servers, now } = event.output;
-                  for (const child of Object.values(self.getSnapshot().children) as AnyActorRef[]) {
-                    const nodeId = nodeIdOf(child.id);
-                    if (nodeId === undefined) continue;
-                    const serverId = (child.getSnapshot() as { context?: { serverId?: string } }).context?.serverId;
-                    enqueue.sendTo(child, { type: 'server.listed', now, server: serverForNode(servers, nodeId, serverId) });
+                  for (const view of childViews(self.getSnapshot().children)) {
+                    const { nodeId, serverId, role } = view.context;
+                    enqueue.sendTo(view.ref, { type: 'server.listed', now, server: serverForNode(servers, nodeId, serverId, role) });
                   }
                 }),
               ],
@@ -174,10 +259,15 @@ export const providerMachine = setup({
   },
 });
 
-/** The node ids a provider actor supervises now. */
+/** The (primary) node ids a provider actor supervises now. */
 export function supervisedNodeIds(children: Record<string, unknown>): number[] {
   return Object.keys(children)
     .map(nodeIdOf)
     .filter((id): id is number => id !== undefined)
     .sort((a, b) => a - b);
+}
+
+/** Whether any node or sub-node is still supervised (a draining provider ends when none is). */
+export function hasNodeActors(children: Record<string, unknown>): boolean {
+  return Object.keys(children).some(isNodeActor);
 }

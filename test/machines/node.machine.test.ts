@@ -258,6 +258,17 @@ describe('a node', () => {
     expect(h.state()).toBe('ready');
   });
 
+  it('with sub-nodes waits for them to be gone before deleting its own server', async () => {
+    const h = harness({ nodeInput: { subnodes: 1 } });
+    h.effects.create.resolve({ serverId: 'srv-1' });
+    await flush();
+    h.actor.send({ type: 'delete' });
+    expect(h.state()).toEqual({ deleting: 'deletingSubnodes' });
+    expect(h.calls.filter((c) => c.startsWith('deleteServer'))).toEqual([]);
+    h.actor.send({ type: 'subnodes.gone' });
+    expect(h.calls.at(-1)).toBe('deleteServer srv-1');
+  });
+
   it('that is a sub-node is ready after the SSH check, without preparing', async () => {
     const h = harness({ nodeInput: { role: 'sub' } });
     h.effects.create.resolve({ serverId: 'srv-9' });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import {
+  hasNodeActors,
   nodeActorId,
   providerMachine,
   serverForNode,
@@ -10,6 +11,8 @@ import {
 } from '../../machines/provider.machine.js';
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+const subnodeInput = (subnodeId: number, parentId: number): NodeInput => ({ ...nodeInput(subnodeId), role: 'sub', parentId });
 
 const nodeInput = (nodeId: number): NodeInput => ({
   nodeId,
@@ -44,7 +47,7 @@ function harness() {
         actors: {
           createServer: fromPromise(async ({ input }) => {
             created.push(input.nodeId);
-            return { serverId: `srv-${input.nodeId}` };
+            return { serverId: `${input.role === 'sub' ? 'sub' : 'srv'}-${input.nodeId}` };
           }),
           checkSsh: fromPromise(async () => {}),
           prepareNode: fromPromise(async () => {}),
@@ -185,5 +188,74 @@ describe('a provider', () => {
     await h.tick(61_001);
     expect(h.listCalls).toBe(1);
     expect(h.deleted).toEqual(['srv-1']);
+  });
+
+  it('supervises sub-nodes: a primary is prepared once all its sub-nodes are ready', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: { ...nodeInput(1), subnodes: 2 } });
+    h.actor.send({ type: 'launch', nodeId: 10, input: subnodeInput(10, 1) });
+    h.actor.send({ type: 'launch', nodeId: 11, input: subnodeInput(11, 1) });
+    await flush();
+    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.includes('node-')).sort()).toEqual([
+      'node-1',
+      'subnode-10',
+      'subnode-11',
+    ]);
+    h.setServers([
+      { id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 },
+      { id: 'sub-10', status: 'ACTIVE', publicV4: '127.1.0.10', nodeId: 1, subnodeId: 10 },
+      { id: 'sub-11', status: 'BUILD', nodeId: 1, subnodeId: 11 },
+    ]);
+    await h.tick(1_000);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toEqual({ building: 'waitingForSubnodes' });
+    h.setServers([
+      { id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 },
+      { id: 'sub-10', status: 'ACTIVE', publicV4: '127.1.0.10', nodeId: 1, subnodeId: 10 },
+      { id: 'sub-11', status: 'ACTIVE', publicV4: '127.1.0.11', nodeId: 1, subnodeId: 11 },
+    ]);
+    await h.tick(2_000);
+    await flush();
+    await h.tick(2_100);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toBe('ready');
+  });
+
+  it('deletes a primary’s sub-nodes before its own server', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: { ...nodeInput(1), subnodes: 1 } });
+    h.actor.send({ type: 'launch', nodeId: 10, input: subnodeInput(10, 1) });
+    await flush();
+    h.setServers([
+      { id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 },
+      { id: 'sub-10', status: 'ACTIVE', publicV4: '127.1.0.10', nodeId: 1, subnodeId: 10 },
+    ]);
+    await h.tick(1_000);
+    await flush();
+    await h.tick(1_100);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toBe('ready');
+    h.actor.send({ type: 'node.command', nodeId: 1, event: { type: 'delete' } });
+    expect(h.node(1)?.getSnapshot().value).toEqual({ deleting: 'deletingSubnodes' });
+    await h.tick(1_200);
+    await flush();
+    expect(h.deleted).toEqual(['sub-10']);
+    await h.tick(2_000); // the list shows the sub-node gone: it is removed
+    await flush();
+    await h.tick(2_100); // no sub-node left: the primary deletes its server
+    await flush();
+    expect(h.deleted).toEqual(['sub-10', 'srv-1']);
+    await h.tick(3_000);
+    await flush();
+    expect(hasNodeActors(h.actor.getSnapshot().children)).toBe(false);
+  });
+
+  it('deletes a sub-node whose primary is gone', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 10, input: subnodeInput(10, 99) });
+    await flush();
+    await h.tick(1_000);
+    await flush();
+    expect(JSON.stringify(h.actor.getSnapshot().children['subnode-10']?.getSnapshot().value ?? 'removed')).toMatch(/deleting|removed/);
   });
 });
