@@ -256,6 +256,7 @@ describe('a provider', () => {
     await flush();
     await h.tick(1_000);
     await flush();
-    expect(JSON.stringify(h.actor.getSnapshot().children['subnode-10']?.getSnapshot().value ?? 'removed')).toMatch(/deleting|removed/);
+    const orphan = h.actor.getSnapshot().children['subnode-10'] as AnyActorRef | undefined;
+    expect(JSON.stringify(orphan?.getSnapshot().value ?? 'removed')).toMatch(/deleting|removed/);
   });
 });
