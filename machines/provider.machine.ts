@@ -26,8 +26,13 @@ export interface ProviderServer extends ListedServer {
 
 export interface ProviderInput {
   provider: string;
+  /** Between lists while some node is building or deleting (it waits for its server's status). */
   listIntervalMs: number;
+  /** Between lists while every node is settled (a server that vanished is still noticed). Default 30 s. */
+  idleListIntervalMs?: number;
 }
+
+export const IDLE_LIST_INTERVAL_MS = 30_000;
 
 export interface ProviderContext extends ProviderInput {
   servers: ProviderServer[];
@@ -43,6 +48,8 @@ export interface ProviderContext extends ProviderInput {
 
 export type ProviderEvent =
   | { type: 'tick'; now: number }
+  /** Raised on a tick when a list is due. */
+  | { type: 'list.due'; now: number }
   | { type: 'launch'; nodeId: number; input: NodeInput }
   | { type: 'node.command'; nodeId: number; event: NodeEvent }
   | { type: 'configure'; listIntervalMs: number }
@@ -102,6 +109,22 @@ function childViews(children: Record<string, unknown>): ChildView[] {
     });
 }
 
+/** A node that waits for news of its server: building or deleting. */
+function needsServerStatus(value: unknown): boolean {
+  return inState(value, 'building') || inState(value, 'deleting');
+}
+
+/**
+ * A list is due an interval after the last one started: the short interval
+ * while some node waits for its server's status, the idle one otherwise.
+ */
+export function listIsDue(context: ProviderContext, children: Record<string, unknown>, now: number): boolean {
+  if (context.listStartedAt === undefined) return true;
+  const busy = childViews(children).some((v) => needsServerStatus(v.value));
+  const interval = busy ? context.listIntervalMs : (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
+  return now - context.listStartedAt >= interval;
+}
+
 const inState = (value: unknown, top: string, sub?: string): boolean =>
   value === top || (typeof value === 'object' && value !== null && (sub === undefined ? top in value : (value as Record<string, unknown>)[top] === sub));
 
@@ -158,11 +181,7 @@ export const providerMachine = setup({
     /** Told to src, which logs it (with the error) and counts it. */
     reportListFailure: (_, _params: { error: unknown; failures: number }) => {},
   },
-  guards: {
-    listDue: ({ context, event }) =>
-      event.type === 'tick' &&
-      (context.listStartedAt === undefined || event.now - context.listStartedAt >= context.listIntervalMs),
-  },
+  guards: {},
 }).createMachine({
   id: 'provider',
   context: ({ input }) => ({ ...input, servers: [], listFailures: 0, draining: false }),
@@ -199,12 +218,13 @@ export const providerMachine = setup({
     nodes: {
       on: {
         tick: {
-          actions: enqueueActions(({ enqueue, self, event }) => {
+          actions: enqueueActions(({ enqueue, self, event, context }) => {
             const children = self.getSnapshot().children as Record<string, AnyActorRef>;
             for (const child of Object.values(children)) {
               if (isNodeActor(child.id)) enqueue.sendTo(child, { type: 'tick', now: event.now });
             }
             for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
+            if (listIsDue(context, children, event.now)) enqueue.raise({ type: 'list.due', now: event.now });
           }),
         },
       },
@@ -214,8 +234,7 @@ export const providerMachine = setup({
       states: {
         idle: {
           on: {
-            tick: {
-              guard: 'listDue',
+            'list.due': {
               target: 'listing',
               actions: assign({ listStartedAt: ({ event }) => event.now }),
             },

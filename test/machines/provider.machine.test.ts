@@ -61,7 +61,7 @@ function harness() {
     actions: { reportListFailure: (_, params) => listFailures.push(params.failures) },
   });
   let clockNow = 0;
-  const actor = createActor(machine, { input: { provider: 'fake-a', listIntervalMs: 1_000 } });
+  const actor = createActor(machine, { input: { provider: 'fake-a', listIntervalMs: 1_000, idleListIntervalMs: 10_000 } });
   actor.start();
   const node = (id: number) => actor.getSnapshot().children[nodeActorId(id)] as AnyActorRef | undefined;
   return {
@@ -98,7 +98,7 @@ describe('a provider', () => {
     expect(h.created).toEqual([1, 2]);
   });
 
-  it('lists its servers in one call per interval for all its nodes', async () => {
+  it('lists its servers in one call per interval for all its nodes, and seldom once they are settled', async () => {
     const h = harness();
     for (const id of [1, 2, 3]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id) });
     await flush();
@@ -109,8 +109,16 @@ describe('a provider', () => {
     for (const id of [1, 2, 3]) expect(h.node(id)?.getSnapshot().value).toBe('ready');
     await h.tick(1_500);
     expect(h.listCalls).toBe(1);
+    // Every node is ready: nobody waits for a status, so the idle interval applies.
     await h.tick(2_000);
+    expect(h.listCalls).toBe(1);
+    await h.tick(11_000);
     expect(h.listCalls).toBe(2);
+    // A node that starts deleting waits for its server to go: the short interval again.
+    h.actor.send({ type: 'node.command', nodeId: 1, event: { type: 'delete' } });
+    await flush();
+    await h.tick(12_000);
+    expect(h.listCalls).toBe(3);
   });
 
   it('hands each node only its own server', () => {
@@ -161,7 +169,7 @@ describe('a provider', () => {
     expect(h.actor.getSnapshot().context.listFailures).toBe(1);
     await h.tick(1_500);
     expect(h.listCalls).toBe(1);
-    await h.tick(2_000);
+    await h.tick(11_000);
     await flush();
     expect(h.listCalls).toBe(2);
     expect(h.actor.getSnapshot().context.listFailures).toBe(0);
