@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from '../version.js';
 import { validateConfig } from './commands/config-validate.js';
+import { deleteNodeNow } from './commands/delete-now.js';
 import { createJob, deleteJob, listJobs } from './commands/jobs.js';
 import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from './commands/nodes.js';
 import { withContext } from './context.js';
@@ -80,10 +81,11 @@ export function nodepoolProgram(output: Output): Command {
         .description('place a node in the DELETE state')
         .argument('<id>', 'node id', parseId)
         .option('--now', 'delete the node in the foreground')
-        .action(async (id: number, options: { now?: boolean }, cmd: Command) => {
-          if (options.now) throw new CommandFailure('delete --now is not available yet');
-          await withContext(globals(cmd), ({ db }) => markNodeForDeletion(db, output, id));
-        }),
+        .action(async (id: number, options: { now?: boolean }, cmd: Command) =>
+          withContext(globals(cmd), ({ db, config }) =>
+            options.now ? deleteNodeNow(db, config, output, id) : markNodeForDeletion(db, output, id),
+          ),
+        ),
     'config-validate': (command) =>
       command.description('Validate configuration file').action((_options: unknown, cmd: Command) => {
         process.exitCode = validateConfig(globals(cmd).config, output);

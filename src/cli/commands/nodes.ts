@@ -38,13 +38,13 @@ export async function markNodeForDeletion(db: Database, out: Output, id: number)
   printNodes([node], out, {});
 }
 
-async function existingNode(db: Pick<Database, 'nodes'>, id: number): Promise<NodeRecord> {
+export async function existingNode(db: Pick<Database, 'nodes'>, id: number): Promise<NodeRecord> {
   const node = await db.nodes.get(id);
   if (!node) throw new CommandFailure(`Node ${id} not found.`);
   return node;
 }
 
-function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions): void {
+export function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions): void {
   const now = Date.now();
   out.out(options.json ? JSON.stringify(nodes.map((n) => nodeJson(n, now)), null, 2) : nodeTable(nodes, now));
 }
