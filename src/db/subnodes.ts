@@ -60,6 +60,11 @@ export class SubnodeRepository extends Table<SubnodeRecord> {
   }
 
   /** Ordered by id. */
+  /** Every sub-node, ordered by id (the daemon's restore and allocation read them all at once). */
+  async list(): Promise<SubnodeRecord[]> {
+    return this.rows(await this.query().orderBy('id'));
+  }
+
   async listForNode(nodeId: number): Promise<SubnodeRecord[]> {
     return this.rows(await this.query().where('node_id', nodeId).orderBy('id'));
   }

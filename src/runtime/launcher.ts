@@ -1,7 +1,7 @@
 import { hostname as hostName } from 'node:os';
-import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type UsableImage } from '../allocation/index.js';
+import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type SubnodeDeficit, type UsableImage } from '../allocation/index.js';
 import type { NodepoolConfig } from '../config/types.js';
-import type { Database, NodeRecord } from '../db/index.js';
+import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { NodeInput } from '../../machines/node.machine.js';
 import type { Launch } from '../../machines/pool.machine.js';
@@ -33,11 +33,24 @@ export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput 
     requestedAt: row.createdAt,
     launchTimeoutMs: (provider?.launchTimeout ?? 3600) * 1000,
     bootTimeoutMs: (provider?.bootTimeout ?? 60) * 1000,
-    // Sub-nodes are launched by the sub-node work that follows; until then a node waits for none.
-    subnodes: 0,
+    subnodes: config.labels.find((l) => l.name === row.label)?.subnodes ?? 0,
     hasTestJob: Boolean(target?.jenkins?.testJob),
     ipv6Preferred: provider?.ipv6Preferred ?? false,
     ...(row.externalId ? { serverId: row.externalId } : {}),
+  };
+}
+
+/** A sub-node's actor input: launched like a node, ready after its SSH check. */
+export function subnodeInputOf(subnode: SubnodeRecord, parent: NodeRecord, config: NodepoolConfig): NodeInput {
+  return {
+    ...nodeInputOf(parent, config),
+    nodeId: subnode.id,
+    role: 'sub',
+    parentId: parent.id,
+    requestedAt: subnode.stateTime,
+    subnodes: 0,
+    hasTestJob: false,
+    ...(subnode.externalId ? { serverId: subnode.externalId } : { serverId: undefined }),
   };
 }
 
@@ -59,11 +72,13 @@ export class Launcher {
     if (!this.deps.launchesAllowed()) return [];
     const config = this.deps.config();
     const rows = await this.deps.db.nodes.list();
+    const subnodes = await this.deps.db.subnodes.list();
     const usableImages = await this.usableImages(config);
     const result = allocate({
       config,
       nodes: tally(rows),
-      providerServers: serversPerProvider(rows),
+      providerServers: serversPerProvider(rows, subnodes),
+      subnodeDeficits: subnodeDeficits(rows, subnodes, config),
       usableImages,
       demand: this.deps.demand?.() ?? {},
       history: this.history,
@@ -76,13 +91,42 @@ export class Launcher {
       const provider = config.providers.find((p) => p.name === launch.provider);
       const target = config.targets.find((t) => t.name === launch.target);
       if (!provider || !target) continue;
+      const subnodes = config.labels.find((l) => l.name === launch.label)?.subnodes ?? 0;
       for (let i = 0; i < launch.count; i += 1) {
         const row = await this.createRow(launch.label, provider.name, provider.availabilityZones, target.name, target.hostname);
         launches.push({ provider: provider.name, nodeId: row.id, input: nodeInputOf(row, config) });
+        // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
+        for (let k = 0; k < subnodes; k += 1) {
+          const subnode = await this.createSubnodeRow(row, target.subnodeHostname);
+          launches.push({ provider: provider.name, nodeId: subnode.id, input: subnodeInputOf(subnode, row, config) });
+        }
+      }
+    }
+    for (const launch of result.subnodeLaunches) {
+      const parent = rows.find((r) => r.id === launch.nodeId);
+      const target = config.targets.find((t) => t.name === parent?.target);
+      if (!parent || !target) continue;
+      for (let i = 0; i < launch.count; i += 1) {
+        const subnode = await this.createSubnodeRow(parent, target.subnodeHostname);
+        launches.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
       }
     }
     if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
     return launches;
+  }
+
+  private async createSubnodeRow(parent: NodeRecord, template: string): Promise<SubnodeRecord> {
+    return this.deps.db.transaction(async (tx) => {
+      const row = await tx.subnodes.create({ nodeId: parent.id, state: 'building', stateTime: this.deps.clock.now() });
+      const hostname = renderTemplate(template, {
+        label: parent.label,
+        provider: parent.provider,
+        nodeId: parent.id,
+        subnodeId: row.id,
+        timestamp: Math.floor(this.deps.clock.now() / 1000),
+      });
+      return tx.subnodes.update(row.id, { hostname });
+    });
   }
 
   private async createRow(label: string, provider: string, zones: readonly string[], target: string, template: string) {
@@ -133,8 +177,26 @@ function tally(rows: readonly NodeRecord[]): NodeTally[] {
   return [...counts.values()];
 }
 
-function serversPerProvider(rows: readonly NodeRecord[]): Record<string, number> {
+/** Servers each provider holds: nodes and their sub-nodes (max-servers counts both). */
+function serversPerProvider(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[]): Record<string, number> {
   const servers: Record<string, number> = {};
+  const providerOf = new Map(rows.map((r) => [r.id, r.provider]));
   for (const row of rows) servers[row.provider] = (servers[row.provider] ?? 0) + 1;
+  for (const subnode of subnodes) {
+    const provider = providerOf.get(subnode.nodeId);
+    if (provider) servers[provider] = (servers[provider] ?? 0) + 1;
+  }
   return servers;
+}
+
+/** Nodes still being built that have fewer sub-nodes than their label asks. */
+function subnodeDeficits(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], config: NodepoolConfig): SubnodeDeficit[] {
+  const deficits: SubnodeDeficit[] = [];
+  for (const row of rows) {
+    if (row.state !== 'building') continue;
+    const wanted = config.labels.find((l) => l.name === row.label)?.subnodes ?? 0;
+    const have = subnodes.filter((s) => s.nodeId === row.id && s.state !== 'delete').length;
+    if (wanted > have) deficits.push({ nodeId: row.id, provider: row.provider, label: row.label, missing: wanted - have });
+  }
+  return deficits;
 }

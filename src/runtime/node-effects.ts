@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { Label, NodepoolConfig, ProviderImage } from '../config/types.js';
-import type { Database, NodeRecord } from '../db/index.js';
+import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
 import { DriverError } from '../drivers/driver.js';
 import {
   buildNodeSetFiles,
@@ -11,10 +11,11 @@ import {
   writeNodeSetFiles,
   type SshConnectionOptions,
 } from '../ssh/index.js';
-import type { EffectError, FailureReason } from '../../machines/node.machine.js';
+import type { EffectError, FailureReason, NodeRole } from '../../machines/node.machine.js';
 import { nodeMachine } from '../../machines/node.machine.js';
 import type { Clock } from './clock.js';
 import type { ProviderRuntime } from './provider-runtime.js';
+import { daemonLeaseOwner, nodeDeleteLease, NODE_DELETE_LEASE_TTL_MS } from './node-lease.js';
 import { serverMetadata } from './server-metadata.js';
 
 /** An effect failure the node machine can classify (launch failures are counted by reason). */
@@ -36,26 +37,33 @@ export interface NodeEffectDeps {
   clock: Clock;
   /** `--no-deletes`. */
   deletesAllowed: () => boolean;
+  /** Who this process is in the lease table (`delete --now` takes the same leases); default nodepoold:<host>. */
+  leaseOwner?: string;
 }
 
 interface NodeSetting {
+  /** The node's row; for a sub-node, its primary's. */
   row: NodeRecord;
+  /** The sub-node's own row, when the effect is a sub-node's. */
+  subnode?: SubnodeRecord;
   runtime: ProviderRuntime;
   label: Label;
   image: ProviderImage;
 }
 
 /** The node's row and the configuration it was launched under, or a clear failure. */
-async function settingOf(deps: NodeEffectDeps, nodeId: number): Promise<NodeSetting> {
-  const row = await deps.db.nodes.get(nodeId);
-  if (!row) throw new NodeEffectError('other', `node ${nodeId} has no row`);
+async function settingOf(deps: NodeEffectDeps, nodeId: number, role: NodeRole = 'primary'): Promise<NodeSetting> {
+  const subnode = role === 'sub' ? await deps.db.subnodes.get(nodeId) : undefined;
+  if (role === 'sub' && !subnode) throw new NodeEffectError('other', `sub-node ${nodeId} has no row`);
+  const row = await deps.db.nodes.get(subnode ? subnode.nodeId : nodeId);
+  if (!row) throw new NodeEffectError('other', `node ${subnode ? subnode.nodeId : nodeId} has no row`);
   const runtime = deps.provider(row.provider);
   if (!runtime) throw new NodeEffectError('other', `provider ${row.provider} is not running`);
   const label = deps.config().labels.find((l) => l.name === row.label);
   if (!label) throw new NodeEffectError('other', `label ${row.label} is no longer configured`);
   const image = runtime.provider.images.find((i) => i.name === label.image);
   if (!image) throw new NodeEffectError('other', `provider ${row.provider} has no image ${label.image}`);
-  return { row, runtime, label, image };
+  return { row, runtime, label, image, ...(subnode ? { subnode } : {}) };
 }
 
 /**
@@ -86,15 +94,25 @@ function asNodeError(err: unknown, fallback: FailureReason): NodeEffectError {
   );
 }
 
+/** The running provider whose latest list shows the server. */
+async function providerListing(deps: NodeEffectDeps, serverId: string): Promise<ProviderRuntime | undefined> {
+  for (const { name } of deps.config().providers) {
+    const runtime = deps.provider(name);
+    if (runtime && (await runtime.knownServers()).some((s) => s.id === serverId)) return runtime;
+  }
+  return undefined;
+}
+
 /** The node machine with its effects bound to the database, the drivers and SSH. */
 export function nodeMachineWithEffects(deps: NodeEffectDeps) {
+  const owner = deps.leaseOwner ?? daemonLeaseOwner();
   return nodeMachine.provide({
     actors: {
       createServer: fromPromise(async ({ input }) => {
-        const setting = await settingOf(deps, input.nodeId);
-        const { runtime, row, image } = setting;
+        const setting = await settingOf(deps, input.nodeId, input.role);
+        const { runtime, row, image, subnode } = setting;
         // A restored actor repeats this effect: a server from the first attempt is reused.
-        const existing = await runtime.serverOfNode(row.id);
+        const existing = subnode ? await runtime.serverOfSubnode(subnode.id) : await runtime.serverOfNode(row.id);
         if (existing) return { serverId: existing.id };
         const boot = await runtime.bootImage(image);
         if (!boot) throw new NodeEffectError('other', `no ready image ${image.name} in provider ${runtime.name}`);
@@ -102,17 +120,17 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
         try {
           const { id } = await runtime.queue.run('createServer', () =>
             runtime.driver.createServer({
-              name: row.hostname ?? `node-${row.id}`,
+              name: (subnode ? subnode.hostname : row.hostname) ?? `node-${row.id}`,
               imageId: boot.imageId,
               flavorId: flavor.id,
-              metadata: serverMetadata({ image: image.name, provider: runtime.name, nodeId: row.id, meta: image.meta }),
+              metadata: serverMetadata({ image: image.name, provider: runtime.name, nodeId: row.id, subnodeId: subnode?.id, meta: image.meta }),
               availabilityZone: row.az ?? undefined,
               keyName: runtime.provider.keypair,
               configDrive: image.configDrive,
               networks: runtime.provider.networks.map((n) => ({ id: n.netId, name: n.name ?? n.netLabel })),
             }),
           );
-          if (boot.uploadId !== null) await deps.db.nodes.update(row.id, { uploadId: boot.uploadId });
+          if (boot.uploadId !== null && !subnode) await deps.db.nodes.update(row.id, { uploadId: boot.uploadId });
           return { serverId: id };
         } catch (err) {
           throw asNodeError(err, 'other');
@@ -120,7 +138,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
       }),
 
       checkSsh: fromPromise(async ({ input }) => {
-        const setting = await settingOf(deps, input.nodeId);
+        const setting = await settingOf(deps, input.nodeId, input.role);
         const endpoint = sshEndpoint(setting, input.ip);
         if (!endpoint) return;
         try {
@@ -163,14 +181,34 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
       }),
 
       deleteServer: fromPromise(async ({ input }) => {
-        const runtime = deps.provider((await deps.db.nodes.get(input.nodeId))?.provider ?? '');
+        // A sub-node is deleted under its primary's lease, as `delete --now` deletes both.
+        const subnode = input.role === 'sub' ? await deps.db.subnodes.get(input.nodeId) : undefined;
+        const nodeId = subnode ? subnode.nodeId : input.nodeId;
+        const row = input.role === 'sub' && !subnode ? undefined : await deps.db.nodes.get(nodeId);
+        // `delete --now` removes the row once the server is gone; a server still listed (a launch that
+        // was in flight then) is deleted through the provider that lists it.
+        const runtime = row ? deps.provider(row.provider) : await providerListing(deps, input.serverId);
+        if (!row && !runtime) return;
         if (!runtime) throw new NodeEffectError('other', `node ${input.nodeId}: its provider is not running`);
+        const lease = nodeDeleteLease(nodeId);
+        // Never two deletes of one node at once (behaviour.md section 2): the loser tries again later,
+        // by when the list usually shows the server gone and the node ends without a second call.
+        if (!(await deps.db.leases.tryAcquire(lease, owner, NODE_DELETE_LEASE_TTL_MS))) {
+          const holder = await deps.db.leases.holder(lease);
+          runtime.log.info({ node: input.nodeId, server: input.serverId, holder: holder?.owner }, `node ${input.nodeId} is being deleted by ${holder?.owner ?? 'another process'}; trying again later`);
+          throw new NodeEffectError('other', `node ${input.nodeId} is being deleted by ${holder?.owner ?? 'another process'}`);
+        }
         try {
+          // `delete --now` may have finished between the read above and the lease: then the server is gone.
+          if (row && !(await deps.db.nodes.get(nodeId))) return;
+          runtime.log.info({ node: input.nodeId, server: input.serverId }, `deleting server ${input.serverId} of node ${input.nodeId}`);
           await runtime.queue.run('deleteServer', () => runtime.driver.deleteServer(input.serverId));
         } catch (err) {
           // Already gone counts as deleted (behaviour.md section 2).
           if (err instanceof DriverError && err.kind === 'not-found') return;
           throw err;
+        } finally {
+          await deps.db.leases.release(lease, owner).catch(() => {});
         }
       }),
     },

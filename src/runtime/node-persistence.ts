@@ -1,5 +1,5 @@
 import type { AnyActorRef } from 'xstate';
-import type { Database, NodePatch } from '../db/index.js';
+import type { Database, NodePatch, Repositories, SubnodePatch } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import { nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
 
@@ -7,6 +7,27 @@ interface NodeSnapshotLike {
   status: string;
   value: unknown;
   context: NodeContext;
+}
+
+/** A sub-node row as its actor's snapshot says it is (sub-nodes are building, ready or deleted). */
+export function subnodePatchOf(snapshot: NodeSnapshotLike): SubnodePatch {
+  const state = nodeStateOf(snapshot.value);
+  return {
+    state: state === 'building' || state === 'delete' ? state : 'ready',
+    externalId: snapshot.context.serverId ?? null,
+    ip: snapshot.context.ip ?? null,
+    ipPrivate: snapshot.context.ipPrivate ?? null,
+  };
+}
+
+/** The row behind an actor id: `node-12` or `subnode-3`. */
+function recordOf(actorId: string): { kind: 'node' | 'subnode'; id: number } {
+  const [kind, id] = actorId.split('-') as [string, string];
+  return { kind: kind === 'subnode' ? 'subnode' : 'node', id: Number(id) };
+}
+
+async function rowExists(tx: Repositories, record: { kind: 'node' | 'subnode'; id: number }): Promise<boolean> {
+  return record.kind === 'node' ? (await tx.nodes.get(record.id)) !== undefined : (await tx.subnodes.get(record.id)) !== undefined;
 }
 
 /** The node row as a node actor's snapshot says it is. */
@@ -75,11 +96,12 @@ export class NodePersistence {
   }
 
   private async write(actorId: string, actor: AnyActorRef): Promise<void> {
-    const nodeId = Number(actorId.slice('node-'.length));
+    const record = recordOf(actorId);
     const snapshot = actor.getSnapshot() as NodeSnapshotLike;
     if (snapshot.status === 'done') {
       await this.db.transaction(async (tx) => {
-        await tx.nodes.delete(nodeId);
+        if (record.kind === 'node') await tx.nodes.delete(record.id);
+        else await tx.subnodes.delete(record.id);
         await tx.snapshots.delete(actorId);
       });
       this.written.delete(actorId);
@@ -89,18 +111,18 @@ export class NodePersistence {
     const text = JSON.stringify(persisted);
     if (this.written.get(actorId) === text) return;
     const gone = await this.db.transaction(async (tx) => {
-      const row = await tx.nodes.get(nodeId);
-      if (!row) {
+      if (!(await rowExists(tx, record))) {
         await tx.snapshots.delete(actorId);
         return true;
       }
-      await tx.nodes.update(nodeId, rowPatchOf(snapshot));
-      await tx.snapshots.save(actorId, 'node', persisted);
+      if (record.kind === 'node') await tx.nodes.update(record.id, rowPatchOf(snapshot));
+      else await tx.subnodes.update(record.id, subnodePatchOf(snapshot));
+      await tx.snapshots.save(actorId, record.kind, persisted);
       return false;
     });
     if (gone) {
       this.written.delete(actorId);
-      this.onRowGone(nodeId);
+      if (record.kind === 'node') this.onRowGone(record.id);
     } else {
       this.written.set(actorId, text);
     }

@@ -2,19 +2,21 @@ import { interval, skip, type Subscription } from 'rxjs';
 import { createActor, fromPromise, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { describeDiff, type NodepoolConfig } from '../config/index.js';
 import type { Provider } from '../config/types.js';
-import type { ChangeRecord, Database } from '../db/index.js';
-import { createFakeDriver, type FakeDriver } from '../drivers/fake/index.js';
+import type { ChangeRecord, Database, NodeRecord, SubnodeRecord } from '../db/index.js';
+import { createDriver, DriverUnavailable } from '../drivers/factory.js';
+import { FakeDriver } from '../drivers/fake/index.js';
 import type { ProviderDriver } from '../drivers/driver.js';
 import type { Logger, Logging } from '../log/index.js';
 import { clockScheduler, pollChanges, watchConfig } from '../streams/index.js';
 import { nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
-import { poolMachine, type PoolInput, type ProviderSettings } from '../../machines/pool.machine.js';
-import { providerMachine } from '../../machines/provider.machine.js';
+import { poolMachine, type Launch, type PoolInput, type ProviderSettings } from '../../machines/pool.machine.js';
+import { nodeActorId, providerMachine, subnodeActorId } from '../../machines/provider.machine.js';
 import { systemClock, type Clock } from './clock.js';
-import { Launcher, nodeInputOf } from './launcher.js';
+import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
 import { nodeMachineWithEffects } from './node-effects.js';
 import { NodePersistence } from './node-persistence.js';
 import { ProviderRuntime } from './provider-runtime.js';
+import { PeriodicTasks } from './periodic-tasks.js';
 import { planRestore } from './restore.js';
 
 export interface NodePoolOptions {
@@ -58,15 +60,17 @@ export class NodePool {
   private readonly subscriptions: Subscription[] = [];
   private readonly nodeStates = new Map<string, string>();
   private pool: PoolActor | undefined;
+  private periodic: PeriodicTasks | undefined;
   private stopped = false;
 
   constructor(private readonly options: NodePoolOptions) {
     this.config = options.config;
     this.clock = options.clock ?? systemClock;
     this.log = options.logging.get('nodepool.NodePool');
-    this.persistence = new NodePersistence(options.db, options.logging.get('nodepool.db'), (nodeId) =>
-      this.log.info({ node: nodeId }, 'node row removed by a command'),
-    );
+    this.persistence = new NodePersistence(options.db, options.logging.get('nodepool.db'), (nodeId) => {
+      this.log.info({ node: nodeId }, 'node row removed by a command');
+      this.finishVanished(nodeId);
+    });
   }
 
   /** The actors' root, for tests and the inspection page. */
@@ -84,14 +88,20 @@ export class NodePool {
     const input: PoolInput = { providers: this.providerSettings(), allocateIntervalMs: this.options.allocateIntervalMs ?? 10_000 };
     const { db } = this.options;
     const rows = await db.nodes.list();
-    const plan = planRestore(machine, providerMachine, input, rows, await db.snapshots.listByKind('node'), 1000);
-    const restored = rows.length - plan.orphans.length;
-    if (rows.length) this.log.info({ restored, adopted: plan.orphans.length }, `resuming ${rows.length} node(s) from the database`);
+    const subnodes = await db.subnodes.list();
+    const actorRows = this.actorRows(rows, subnodes);
+    const snapshots = [...(await db.snapshots.listByKind('node')), ...(await db.snapshots.listByKind('subnode'))];
+    const plan = planRestore(machine, providerMachine, input, actorRows, snapshots, 1000);
+    const restored = actorRows.length - plan.orphans.length;
+    if (rows.length) {
+      this.log.info({ restored, adopted: plan.orphans.length, subnodes: subnodes.length }, `resuming ${rows.length} node(s) from the database`);
+    }
     for (const orphan of plan.orphans) {
       if (!this.runtimes.has(orphan.provider)) this.startRuntimeFor(orphan.provider);
     }
 
     this.pool = createActor(machine, {
+      id: 'pool',
       input,
       snapshot: plan.snapshot as never,
       clock: this.clock,
@@ -99,11 +109,42 @@ export class NodePool {
     });
     this.pool.start();
     if (plan.orphans.length) {
-      this.pool.send({ type: 'adopt', launches: plan.orphans.map((row) => ({ provider: row.provider, nodeId: row.id, input: nodeInputOf(row, this.config) })) });
+      this.pool.send({ type: 'adopt', launches: plan.orphans.map((row) => row.launch()) });
     }
     await this.reconcileCommands();
     this.startStreams(await db.changes.latestId());
+    this.periodic = new PeriodicTasks({
+      db,
+      config: () => this.config,
+      providers: () => [...this.runtimes.values()],
+      deleteNode: (node, reason) =>
+        this.pool?.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event: { type: 'delete', reason } }),
+      log: this.options.logging.get('nodepool.PeriodicTasks'),
+      clock: this.clock,
+      deletesAllowed: () => this.options.deletes !== false,
+    });
+    this.periodic.start();
     this.log.info({ providers: this.config.providers.map((p) => p.name) }, 'nodepoold started');
+  }
+
+  /** Every node and sub-node row as an actor to restore, with how to start it afresh if it has no snapshot. */
+  private actorRows(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[]) {
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const nodes = rows.map((row) => ({
+      actorId: nodeActorId(row.id),
+      provider: row.provider,
+      launch: (): Launch => ({ provider: row.provider, nodeId: row.id, input: nodeInputOf(row, this.config) }),
+    }));
+    const subs = subnodes.flatMap((subnode) => {
+      const parent = byId.get(subnode.nodeId);
+      if (!parent) return [];
+      return [{
+        actorId: subnodeActorId(subnode.id),
+        provider: parent.provider,
+        launch: (): Launch => ({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, this.config) }),
+      }];
+    });
+    return [...nodes, ...subs];
   }
 
   /** Stops starting work, lets every in-flight write land, and leaves the rest to the next start. */
@@ -111,6 +152,7 @@ export class NodePool {
     if (this.stopped) return;
     this.stopped = true;
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    await this.periodic?.stop();
     this.pool?.send({ type: 'stop' });
     await this.persistence.flush();
     this.pool?.stop();
@@ -176,15 +218,20 @@ export class NodePool {
   }
 
   private driverFor(provider: Provider): ProviderDriver | undefined {
-    if (provider.driver === 'fake') {
-      const driver: FakeDriver = createFakeDriver(provider, { clock: this.clock });
+    let driver: ProviderDriver;
+    try {
+      driver = createDriver(provider, { clock: this.clock });
+    } catch (err) {
+      if (!(err instanceof DriverUnavailable)) throw err;
+      this.log.error({ provider: provider.name }, `provider ${provider.name}: ${err.message}; it launches nothing`);
+      return undefined;
+    }
+    if (driver instanceof FakeDriver) {
       // Until images are built and uploaded, the simulated cloud holds one per provider image (docs/fake-cloud.md).
       const present = new Set(driver.cloud.images().map((i) => i.name));
       for (const image of provider.images) if (!present.has(image.name)) driver.cloud.addImage(image.name);
-      return driver;
     }
-    this.log.error({ provider: provider.name }, `provider ${provider.name}: driver ${provider.driver} is not available yet; it launches nothing`);
-    return undefined;
+    return driver;
   }
 
   private startStreams(lastChange: number): void {
@@ -221,16 +268,27 @@ export class NodePool {
       else this.startRuntime(provider);
     }
     this.pool?.send({ type: 'providers.changed', providers: this.providerSettings() });
+    this.periodic?.reschedule();
   }
 
   /** A command changed a node: tell its actor what the command asked (the row may already say otherwise). */
   private async onChange(change: ChangeRecord): Promise<void> {
     if (change.kind !== 'node') return;
     const row = await this.options.db.nodes.get(change.recordId);
-    if (!row) return;
+    if (!row) {
+      // `delete --now` deleted the server and then the row: the actor, if any, only has to see the server gone.
+      if (change.action === 'deleted' || change.action === 'delete') this.finishVanished(change.recordId);
+      return;
+    }
     const command = { id: row.id, provider: row.provider, comment: row.comment };
     if (change.action === 'hold') this.sendCommand(command, 'hold');
     else if (change.action === 'delete') this.sendCommand(command, 'delete');
+  }
+
+  /** A node whose row vanished (`delete --now`): its actor deletes nothing more and ends once the list no longer shows its server. */
+  private finishVanished(nodeId: number): void {
+    const actor = this.pool?.system.get(`node-${nodeId}`) as AnyActorRef | undefined;
+    actor?.send({ type: 'delete', reason: 'deleted by delete --now' });
   }
 
   /** The row says hold or delete and the actor does not know yet (a command ran while we were away). */
@@ -253,18 +311,18 @@ export class NodePool {
   private inspect(event: InspectionEvent): void {
     if (event.type !== '@xstate.snapshot') return;
     const actor = event.actorRef as AnyActorRef;
-    if (!/^node-\d+$/.test(actor.id)) return;
+    if (!/^(sub)?node-\d+$/.test(actor.id)) return;
     this.persistence.noteSnapshot(actor);
     const snapshot = actor.getSnapshot() as { value: unknown; status: string; context: NodeContext };
     const state = snapshot.status === 'done' ? 'removed' : nodeStateOf(snapshot.value);
     if (this.nodeStates.get(actor.id) !== state) {
       this.nodeStates.set(actor.id, state);
       const { context } = snapshot;
-      this.log.info({ node: context.nodeId, state, server: context.serverId, ip: context.ip }, `node ${context.nodeId} is ${state}`);
-      if (state === 'removed') {
-        this.nodeStates.delete(actor.id);
-        this.pool?.send({ type: 'allocation.wanted' });
-      }
+      const what = context.role === 'sub' ? 'subnode' : 'node';
+      this.log.info({ [what]: context.nodeId, state, server: context.serverId, ip: context.ip }, `${what} ${context.nodeId} is ${state}`);
+      if (state === 'removed') this.nodeStates.delete(actor.id);
+      // A node leaving the count (deleting or gone) may need a replacement now, not at the next interval.
+      if (state === 'delete' || state === 'removed') this.pool?.send({ type: 'allocation.wanted' });
     }
   }
 }

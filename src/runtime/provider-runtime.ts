@@ -5,7 +5,7 @@ import type { Logger } from '../log/index.js';
 import type { ProviderServer } from '../../machines/provider.machine.js';
 import type { Clock } from './clock.js';
 import { RateQueue } from './rate-queue.js';
-import { nodeIdFromMetadata } from './server-metadata.js';
+import { nodeIdFromMetadata, subnodeIdFromMetadata } from './server-metadata.js';
 
 /** How long a listed set of cloud images is trusted before it is asked for again. */
 const IMAGE_LIST_TTL_MS = 60_000;
@@ -65,7 +65,18 @@ export class ProviderRuntime {
   /** A server a previous attempt already created for this node (its metadata says so). */
   async serverOfNode(nodeId: number): Promise<Server | undefined> {
     const servers = await this.knownServers();
-    return servers.find((s) => nodeIdFromMetadata(s.metadata, this.name) === nodeId && s.status !== 'DELETED');
+    return servers.find(
+      (s) =>
+        nodeIdFromMetadata(s.metadata, this.name) === nodeId &&
+        subnodeIdFromMetadata(s.metadata, this.name) === undefined &&
+        s.status !== 'DELETED',
+    );
+  }
+
+  /** Likewise for a sub-node. */
+  async serverOfSubnode(subnodeId: number): Promise<Server | undefined> {
+    const servers = await this.knownServers();
+    return servers.find((s) => subnodeIdFromMetadata(s.metadata, this.name) === subnodeId && s.status !== 'DELETED');
   }
 
   /** The smallest flavor with at least min-ram whose name contains name-filter (behaviour.md step 4). */
@@ -119,6 +130,7 @@ export class ProviderRuntime {
       privateV4: server.addresses.privateV4,
       fault: server.fault,
       nodeId: nodeIdFromMetadata(server.metadata, this.name),
+      subnodeId: subnodeIdFromMetadata(server.metadata, this.name),
     };
   }
 

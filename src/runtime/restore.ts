@@ -1,6 +1,5 @@
 import { createActor, type AnyStateMachine } from 'xstate';
-import type { ActorSnapshotRecord, NodeRecord } from '../db/index.js';
-import { nodeActorId } from '../../machines/provider.machine.js';
+import type { ActorSnapshotRecord } from '../db/index.js';
 import { providerActorId, type PoolInput, type ProviderSettings } from '../../machines/pool.machine.js';
 
 interface PersistedChild {
@@ -11,11 +10,17 @@ interface PersistedChild {
 
 type PersistedPool = { children: Record<string, PersistedChild> } & Record<string, unknown>;
 
-export interface RestorePlan {
+/** A node or sub-node row: its actor id (`node-12`, `subnode-3`) and its provider. */
+export interface ActorRow {
+  actorId: string;
+  provider: string;
+}
+
+export interface RestorePlan<R extends ActorRow> {
   /** The pool's persisted snapshot with every saved node actor under its provider. */
   snapshot: unknown;
   /** Rows with no saved actor (a crash between the row and its first snapshot). */
-  orphans: NodeRecord[];
+  orphans: R[];
 }
 
 /**
@@ -25,21 +30,21 @@ export interface RestorePlan {
  * in flight starts again; every effect is safe to repeat). Nodes of a
  * provider that left the configuration come back under a draining provider.
  */
-export function planRestore(
+export function planRestore<R extends ActorRow>(
   poolMachine: AnyStateMachine,
   providerMachine: AnyStateMachine,
   input: PoolInput,
-  rows: readonly NodeRecord[],
+  rows: readonly R[],
   snapshots: readonly ActorSnapshotRecord[],
   listIntervalMs: number,
-): RestorePlan {
+): RestorePlan<R> {
   const fresh = createActor(poolMachine, { input }).getPersistedSnapshot() as unknown as PersistedPool;
   const composed: PersistedPool = { ...fresh, children: { ...fresh.children } };
   const saved = new Map(snapshots.map((s) => [s.actorId, s.snapshot]));
-  const orphans: NodeRecord[] = [];
+  const orphans: R[] = [];
 
   for (const row of rows) {
-    const actorId = nodeActorId(row.id);
+    const { actorId } = row;
     const snapshot = saved.get(actorId);
     if (!snapshot) {
       orphans.push(row);

@@ -8,13 +8,24 @@ export function serverMetadata(options: {
   image: string;
   provider: string;
   nodeId: number;
+  /** A sub-node's server names its primary node and itself. */
+  subnodeId?: number;
   meta: Record<string, string>;
 }): Record<string, string> {
+  const nodepool: Record<string, unknown> = { image_name: options.image, provider_name: options.provider, node_id: options.nodeId };
+  if (options.subnodeId !== undefined) nodepool.subnode_id = options.subnodeId;
   return {
     ...options.meta,
     groups: JSON.stringify([options.image, options.provider]),
-    nodepool: JSON.stringify({ image_name: options.image, provider_name: options.provider, node_id: options.nodeId }),
+    nodepool: JSON.stringify(nodepool),
   };
+}
+
+/** The sub-node a server belongs to, from its `nodepool` metadata, when it names this provider. */
+export function subnodeIdFromMetadata(metadata: Record<string, string>, provider: string): number | undefined {
+  if (nodeIdFromMetadata(metadata, provider) === undefined) return undefined;
+  const parsed = JSON.parse(metadata.nodepool as string) as { subnode_id?: unknown };
+  return typeof parsed.subnode_id === 'number' && Number.isInteger(parsed.subnode_id) ? parsed.subnode_id : undefined;
 }
 
 /** The node a server belongs to, from its `nodepool` metadata, when it names this provider. */

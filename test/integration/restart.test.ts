@@ -44,7 +44,7 @@ describeEachBackend('nodepoold killed with SIGKILL and started again', (backend)
     await waitFor('20 nodes building, most with a server', async () => {
       const nodes = await db.nodes.list();
       return nodes.length === 20 && nodes.filter((n) => n.externalId).length >= 10 && nodes.every((n) => n.state === 'building');
-    });
+    }, { timeoutMs: 40_000, intervalMs: 20 });
     await first.kill();
     const atKill = await db.nodes.list();
     expect(atKill.filter((n) => n.state === 'building')).toHaveLength(20);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeIdFromMetadata, serverMetadata } from '../../src/runtime/server-metadata.js';
+import { nodeIdFromMetadata, serverMetadata, subnodeIdFromMetadata } from '../../src/runtime/server-metadata.js';
 import { nodeNameOf, renderTemplate } from '../../src/runtime/templates.js';
 
 describe('server metadata', () => {
@@ -18,6 +18,14 @@ describe('server metadata', () => {
     expect(nodeIdFromMetadata(metadata, 'cloud2')).toBeUndefined();
     expect(nodeIdFromMetadata({ nodepool: 'not json' }, 'cloud1')).toBeUndefined();
     expect(nodeIdFromMetadata({}, 'cloud1')).toBeUndefined();
+  });
+
+  it('of a sub-node names its primary node and itself', () => {
+    const metadata = serverMetadata({ image: 'debian', provider: 'cloud1', nodeId: 42, subnodeId: 7, meta: {} });
+    expect(JSON.parse(metadata.nodepool as string)).toEqual({ image_name: 'debian', provider_name: 'cloud1', node_id: 42, subnode_id: 7 });
+    expect(nodeIdFromMetadata(metadata, 'cloud1')).toBe(42);
+    expect(subnodeIdFromMetadata(metadata, 'cloud1')).toBe(7);
+    expect(subnodeIdFromMetadata(serverMetadata({ image: 'd', provider: 'cloud1', nodeId: 1, meta: {} }), 'cloud1')).toBeUndefined();
   });
 
   it('cannot be overridden by the image meta', () => {
