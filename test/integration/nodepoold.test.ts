@@ -123,6 +123,34 @@ describe('nodepoold as a process, on SQLite', () => {
     expect(await third.stop('SIGINT')).toBe(0);
   });
 
+  it('without -d validates in the foreground, then runs in the background and returns', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${join(dir, 'np.db')}` });
+    const pidFile = join(dir, 'nodepoold.pid');
+    const result = await runExecutable('nodepoold', ['-c', configFile, '-p', pidFile]);
+    expect(result.code).toBe(0);
+    const pid = Number(/running in the background with pid (\d+)/.exec(result.stdout)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    try {
+      await waitFor('the pid file of the background daemon', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(pid));
+      const db = await openDatabase(`sqlite://${join(dir, 'np.db')}`);
+      await waitFor('its nodes ready', async () => (await readyCount(db)) === 2);
+      await db.close();
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    await waitFor('the background daemon gone and its pid file removed', () => !existsSync(pidFile));
+  });
+
+  it('refuses to start in the background on an invalid configuration', async () => {
+    const dir = tempDir();
+    const configFile = writeConfigFile(dir, { labels: 'none' });
+    const result = await runExecutable('nodepoold', ['-c', configFile]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('invalid configuration');
+    expect(result.stdout).not.toContain('background');
+  });
+
   it('applies a changed configuration while running and keeps the running one when the new file is invalid', async () => {
     const dir = tempDir();
     const dburi = `sqlite://${join(dir, 'np.db')}`;
