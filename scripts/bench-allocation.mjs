@@ -4,20 +4,12 @@
 // See docs/allocation.md.
 import { performance } from 'node:perf_hooks';
 import { allocate, emptyHistory } from '../dist/src/allocation/index.js';
+import { seededRandom } from '../dist/src/drivers/fake/random.js';
 
 const [labelCount = 1000, providerCount = 10, runs = 20] = process.argv.slice(2).map(Number);
 
 // Seeded (mulberry32) so every run of the script measures the same pools.
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 function pool(seed, maxServers) {
   const rnd = seeded(seed);

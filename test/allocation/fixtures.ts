@@ -7,6 +7,7 @@ import type {
   NodeState,
   NodeTally,
 } from '../../src/allocation/index.js';
+import { seededRandom } from '../../src/drivers/fake/random.js';
 
 export function label(
   name: string,
@@ -71,13 +72,4 @@ export function serversTaken(input: AllocationInput, result: AllocationResult): 
 }
 
 /** A small seeded generator (mulberry32) for property checks. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seeded = seededRandom;
