@@ -1,0 +1,237 @@
+/**
+ * One ready build uploaded to one provider (behaviour.md sections 5 and 8).
+ *
+ *   queued ─► uploading ─► ready ─► deleting ─► removed
+ *     ▲  │         │                   ▲
+ *     │  │         ▼                   │
+ *     └──┼──── failed (back-off, until maxAttempts)
+ *        └─────────────────────────────┘ (dropped before it ran)
+ *
+ * Pure: the upload and the deletion of the provider's image are named actors
+ * supplied by src/. Time comes in as `tick` events carrying `now`; the retry
+ * time of a failed upload and of a failed delete are absolute times in the
+ * context, because pending `after` timers are not persisted.
+ *
+ * Effects must be safe to repeat: a snapshot restored in `uploading` runs
+ * `uploadImage` again from its beginning, so it first looks in the provider
+ * for an image carrying this upload's `nodepool_upload_id` and adopts it; one
+ * restored in `deleting` deletes again (an image already gone is success).
+ */
+import { assign, fromPromise, setup } from 'xstate';
+
+/** The upload record's state (src/db/records.ts UploadState). */
+export type UploadRowState = 'uploading' | 'ready' | 'failed' | 'deleting';
+
+export interface ImageUploadInput {
+  uploadId: number;
+  /** Uploads tried before the upload stays failed for good. */
+  maxAttempts: number;
+  /** Pause before the first retry; it doubles with each failed attempt. */
+  baseBackoffMs: number;
+  /** The longest pause between two attempts. */
+  maxBackoffMs: number;
+  /** Pause before a failed delete of the provider's image is tried again. Default DELETE_RETRY_MS. */
+  deleteRetryMs?: number;
+  /** The provider's image id, when the record already holds one (restored without a snapshot). */
+  externalId?: string;
+}
+
+export interface ImageUploadContext extends ImageUploadInput {
+  /** Upload attempts that failed. */
+  attempts: number;
+  /** The last upload error. */
+  error?: string;
+  /** The `now` of the first tick after the last failure: the back-off counts from here. */
+  failedAt?: number;
+  /** When a failed upload may be tried again. */
+  retryAt?: number;
+  /** When a failed delete may be tried again. */
+  retryDeleteAt?: number;
+  deleteAttempts: number;
+  deleteError?: string;
+}
+
+export type ImageUploadEvent =
+  /** An upload worker is this upload's: start now. */
+  | { type: 'worker.granted'; now: number }
+  | { type: 'tick'; now: number }
+  /** Retention, `image-delete`, or the image left the provider's configuration. */
+  | { type: 'delete' };
+
+/** What src logs and counts when an upload attempt ends. */
+export type UploadOutcome =
+  | { outcome: 'ready'; uploadId: number; externalId: string }
+  | { outcome: 'failed'; uploadId: number; error: string; attempts: number; willRetry: boolean };
+
+export const DELETE_RETRY_MS = 10_000;
+
+/** The pause after the `attempts`-th failure: base, 2x base, 4x base, ... capped at maxBackoffMs. */
+export function backoffMs(attempts: number, baseBackoffMs: number, maxBackoffMs: number): number {
+  return Math.min(baseBackoffMs * 2 ** Math.max(0, attempts - 1), maxBackoffMs);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : ((error as { message?: string } | null)?.message ?? String(error));
+}
+
+const notProvided = (name: string) =>
+  fromPromise<never, unknown>(async () => {
+    throw new Error(`${name} is not provided`);
+  });
+
+export const imageUploadMachine = setup({
+  types: {
+    context: {} as ImageUploadContext,
+    events: {} as ImageUploadEvent,
+    input: {} as ImageUploadInput,
+  },
+  actors: {
+    /**
+     * Uploads the build's file of the provider's image type, or adopts the
+     * image an earlier attempt made (found by `nodepool_upload_id`); resolves
+     * with the provider's image id once the image is active.
+     */
+    uploadImage: notProvided('uploadImage') as unknown as ReturnType<
+      typeof fromPromise<{ externalId: string }, { uploadId: number }>
+    >,
+    /**
+     * Deletes the provider's image: by its id, or when none is known, any
+     * image carrying this upload's `nodepool_upload_id`. An image already
+     * gone is success.
+     */
+    deleteProviderImage: notProvided('deleteProviderImage') as unknown as ReturnType<
+      typeof fromPromise<void, { uploadId: number; externalId?: string }>
+    >,
+  },
+  actions: {
+    /** Told to src so it can log the attempt and count it by outcome. */
+    reportUploadResult: (_, _params: UploadOutcome) => {},
+    startRetryDelay: assign(({ context, event }) => {
+      if (!('now' in event)) return {};
+      return { failedAt: event.now, retryAt: event.now + backoffMs(context.attempts, context.baseBackoffMs, context.maxBackoffMs) };
+    }),
+    startDeleteRetryDelay: assign({
+      retryDeleteAt: ({ context, event }) =>
+        'now' in event ? event.now + (context.deleteRetryMs ?? DELETE_RETRY_MS) : undefined,
+    }),
+  },
+  guards: {
+    attemptsExhausted: ({ context }) => context.attempts >= context.maxAttempts,
+    retryDelayUnset: ({ context }) => context.retryAt === undefined,
+    retryDue: ({ context, event }) => 'now' in event && context.retryAt !== undefined && event.now >= context.retryAt,
+    deleteRetryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
+    deleteRetryDue: ({ context, event }) =>
+      'now' in event && context.retryDeleteAt !== undefined && event.now >= context.retryDeleteAt,
+  },
+}).createMachine({
+  id: 'imageUpload',
+  context: ({ input }) => ({ ...input, attempts: 0, deleteAttempts: 0 }),
+  initial: 'queued',
+  states: {
+    /** Waits for an upload worker. */
+    queued: {
+      on: {
+        'worker.granted': 'uploading',
+        delete: 'deleting',
+      },
+    },
+    /** `delete` is refused here (`image-delete` refuses an upload in progress). */
+    uploading: {
+      invoke: {
+        src: 'uploadImage',
+        input: ({ context }) => ({ uploadId: context.uploadId }),
+        onDone: {
+          target: 'ready',
+          actions: [
+            assign({ externalId: ({ event }) => event.output.externalId, error: undefined }),
+            {
+              type: 'reportUploadResult',
+              params: ({ context, event }) => ({
+                outcome: 'ready' as const,
+                uploadId: context.uploadId,
+                externalId: event.output.externalId,
+              }),
+            },
+          ],
+        },
+        onError: {
+          target: 'failed',
+          actions: [
+            assign({ error: ({ event }) => errorMessage(event.error), attempts: ({ context }) => context.attempts + 1 }),
+            {
+              type: 'reportUploadResult',
+              params: ({ context }) => ({
+                outcome: 'failed' as const,
+                uploadId: context.uploadId,
+                error: context.error ?? 'unknown error',
+                attempts: context.attempts,
+                willRetry: context.attempts < context.maxAttempts,
+              }),
+            },
+          ],
+        },
+      },
+    },
+    /**
+     * Tried again after a back-off that starts at the first tick after the
+     * failure; after maxAttempts it stays failed until retention deletes it.
+     */
+    failed: {
+      on: {
+        tick: [
+          { guard: 'attemptsExhausted' },
+          { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
+          { guard: 'retryDue', target: 'queued' },
+        ],
+        delete: 'deleting',
+      },
+      exit: assign({ failedAt: undefined, retryAt: undefined }),
+    },
+    ready: {
+      on: { delete: 'deleting' },
+    },
+    deleting: {
+      initial: 'deletingImage',
+      states: {
+        deletingImage: {
+          invoke: {
+            src: 'deleteProviderImage',
+            input: ({ context }) => ({ uploadId: context.uploadId, externalId: context.externalId }),
+            onDone: { target: 'gone' },
+            onError: { target: 'deleteFailed', actions: assign({ deleteError: ({ event }) => errorMessage(event.error) }) },
+          },
+          exit: assign({ deleteAttempts: ({ context }) => context.deleteAttempts + 1 }),
+        },
+        /** The pause starts at the first tick after the failure. */
+        deleteFailed: {
+          on: {
+            tick: [
+              { guard: 'deleteRetryDelayUnset', actions: 'startDeleteRetryDelay' },
+              { guard: 'deleteRetryDue', target: 'deletingImage' },
+            ],
+          },
+          exit: assign({ retryDeleteAt: undefined }),
+        },
+        gone: { type: 'final' },
+      },
+      onDone: 'removed',
+    },
+    /** src removes the record and the snapshot when an upload reaches this state. */
+    removed: { type: 'final' },
+  },
+});
+
+/** The upload record's state for a machine state (records.ts UploadState). */
+export function uploadStateOf(value: unknown): UploadRowState {
+  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  switch (top) {
+    case 'ready':
+    case 'failed':
+      return top;
+    case 'deleting':
+    case 'removed':
+      return 'deleting';
+    default:
+      return 'uploading';
+  }
+}
