@@ -1,0 +1,8 @@
+export {
+  dibInvocation, imageTypesFor, imageCacheDir, fileExtension, NODEPOOL_DIB_VARIABLES,
+  type DibInvocation, type DibInvocationInput,
+} from './command.js';
+export {
+  runDiskImageCreate, checksumsOf, computeChecksums, liveGroupMembers,
+  type DibResult, type DibFormat, type DibFailureReason, type RunOptions,
+} from './run.js';
