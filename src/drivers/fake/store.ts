@@ -35,7 +35,8 @@ export class FakeStateFileError extends Error {
 }
 
 const LOCK_STALE_MS = 10_000;
-const LOCK_WAIT_MS = 5_000;
+/** Longer than LOCK_STALE_MS, so a stale lock is always broken before a waiter gives up. */
+const LOCK_WAIT_MS = 15_000;
 
 /**
  * The state file (`fake.state-file`). Each change is written at once, as JSON,
@@ -150,11 +151,26 @@ export class FileStore implements Store {
   }
 }
 
-/** A lock left behind by a process that died mid-write. */
+/**
+ * A lock left behind by a process that died mid-write (a daemon killed with
+ * SIGKILL): broken at once when the pid it names is no longer running, and in
+ * any case once it is older than LOCK_STALE_MS.
+ */
 function breakStaleLock(lockPath: string): void {
   try {
-    if (Date.now() - statSync(lockPath).mtimeMs > LOCK_STALE_MS) unlinkSync(lockPath);
+    const holder = Number.parseInt(readFileSync(lockPath, 'utf8'), 10);
+    const dead = Number.isInteger(holder) && holder > 0 && !isRunning(holder);
+    if (dead || Date.now() - statSync(lockPath).mtimeMs > LOCK_STALE_MS) unlinkSync(lockPath);
   } catch {
     // Released or broken by someone else meanwhile.
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

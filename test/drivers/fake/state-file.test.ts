@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { SimulatedClock } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,6 +92,20 @@ describe('fake cloud state file', () => {
     expect(() => open(file, new SimulatedClock())).toThrow(file);
     writeFileSync(file, '{"version": 2}');
     expect(() => open(file, new SimulatedClock())).toThrow(/unknown version 2/);
+  });
+
+  it('takes over at once a lock left by a process that was killed mid-write', () => {
+    const clock = new SimulatedClock();
+    const file = join(tempDir(), 'cloud.json');
+    const first = open(file, clock);
+    first.addImage('before');
+    // A SIGKILLed daemon leaves its lock file, naming a pid that no longer runs.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(`${file}.lock`, dead);
+    const started = Date.now();
+    first.addImage('after');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(first.images().map((i) => i.name)).toEqual(['before', 'after']);
   });
 
   it('two clouds on one file see each other\'s changes', async () => {
