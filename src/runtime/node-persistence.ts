@@ -26,8 +26,20 @@ function recordOf(actorId: string): { kind: 'node' | 'subnode'; id: number } {
   return { kind: kind === 'subnode' ? 'subnode' : 'node', id: Number(id) };
 }
 
-async function rowExists(tx: Repositories, record: { kind: 'node' | 'subnode'; id: number }): Promise<boolean> {
-  return record.kind === 'node' ? (await tx.nodes.get(record.id)) !== undefined : (await tx.subnodes.get(record.id)) !== undefined;
+async function currentState(tx: Repositories, record: { kind: 'node' | 'subnode'; id: number }): Promise<string | undefined> {
+  return record.kind === 'node' ? (await tx.nodes.get(record.id))?.state : (await tx.subnodes.get(record.id))?.state;
+}
+
+/**
+ * A command's `delete` or `hold` in the row is the operator's word: an actor
+ * that has not yet heard it (the change log is read every second, and a
+ * restored actor hears it after its first write) must not walk it back.
+ * Only deleting follows a hold; nothing but deleting follows a delete.
+ */
+export function keepCommandedState(rowState: string, patch: NodePatch): NodePatch {
+  if (rowState === 'delete' && patch.state !== 'delete') return { ...patch, state: 'delete' };
+  if (rowState === 'hold' && patch.state !== 'delete' && patch.state !== 'hold') return { ...patch, state: 'hold' };
+  return patch;
 }
 
 /** The node row as a node actor's snapshot says it is. */
@@ -111,11 +123,12 @@ export class NodePersistence {
     const text = JSON.stringify(persisted);
     if (this.written.get(actorId) === text) return;
     const gone = await this.db.transaction(async (tx) => {
-      if (!(await rowExists(tx, record))) {
+      const rowState = await currentState(tx, record);
+      if (rowState === undefined) {
         await tx.snapshots.delete(actorId);
         return true;
       }
-      if (record.kind === 'node') await tx.nodes.update(record.id, rowPatchOf(snapshot));
+      if (record.kind === 'node') await tx.nodes.update(record.id, keepCommandedState(rowState, rowPatchOf(snapshot)));
       else await tx.subnodes.update(record.id, subnodePatchOf(snapshot));
       await tx.snapshots.save(actorId, record.kind, persisted);
       return false;

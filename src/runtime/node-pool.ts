@@ -111,7 +111,8 @@ export class NodePool {
     if (plan.orphans.length) {
       this.pool.send({ type: 'adopt', launches: plan.orphans.map((row) => row.launch()) });
     }
-    await this.reconcileCommands();
+    // From the rows read before any actor ran: a restored actor's first write must not hide a command.
+    for (const row of rows) this.commandFromRow(row);
     this.startStreams(await db.changes.latestId());
     this.periodic = new PeriodicTasks({
       db,
@@ -291,14 +292,9 @@ export class NodePool {
     actor?.send({ type: 'delete', reason: 'deleted by delete --now' });
   }
 
-  /** The row says hold or delete and the actor does not know yet (a command ran while we were away). */
-  private async reconcileCommands(): Promise<void> {
-    for (const row of await this.options.db.nodes.list({ states: ['hold', 'delete'] })) this.commandFromRow(row);
-  }
-
+  /** The row says hold or delete (a command ran while we were away): tell the actor, which ignores what it already knows. */
   private commandFromRow(row: { id: number; provider: string; state: string; comment: string | null }): void {
-    const current = this.nodeStates.get(`node-${row.id}`);
-    if ((row.state === 'hold' || row.state === 'delete') && current !== row.state) this.sendCommand(row, row.state);
+    if (row.state === 'hold' || row.state === 'delete') this.sendCommand(row, row.state);
   }
 
   private sendCommand(node: { id: number; provider: string; comment: string | null }, command: 'hold' | 'delete'): void {

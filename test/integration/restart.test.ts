@@ -9,8 +9,13 @@ import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.j
 import { writePoolConfig } from '../support/pool-config.js';
 
 const running: RunningDaemon[] = [];
-afterEach(async () => {
-  for (const daemon of running.splice(0)) await daemon.kill();
+afterEach(async (context) => {
+  const failed = context.task.result?.state === 'fail';
+  for (const daemon of running.splice(0)) {
+    // A failure is easier to read with what the daemons said last.
+    if (failed) console.error(`nodepoold ${daemon.pid} said last:\n${daemon.tail()}`);
+    await daemon.kill();
+  }
 });
 
 /** Servers the simulated cloud still has (not deleted and gone). */

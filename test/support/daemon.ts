@@ -65,6 +65,11 @@ export class RunningDaemon {
     return this.process.pid as number;
   }
 
+  /** The last log lines, for a failing test's report. */
+  tail(count = 40): string {
+    return this.lines.slice(-count).map((l) => JSON.stringify(l)).concat(this.rawStderr.slice(-5)).join('\n');
+  }
+
   /** Waits for a log line matching `predicate`. */
   waitForLog(what: string, predicate: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
     return waitFor(what, () => this.lines.find(predicate), { timeoutMs });
