@@ -96,8 +96,9 @@ export class NodePool {
     if (rows.length) {
       this.log.info({ restored, adopted: plan.orphans.length, subnodes: subnodes.length }, `resuming ${rows.length} node(s) from the database`);
     }
-    for (const orphan of plan.orphans) {
-      if (!this.runtimes.has(orphan.provider)) this.startRuntimeFor(orphan.provider);
+    // Without a driver their servers cannot be reached: say so once per provider.
+    for (const name of new Set(actorRows.map((r) => r.provider).filter((p) => !this.runtimes.has(p)))) {
+      this.log.warn({ provider: name }, `nodes of provider ${name}, which is not configured, wait until it is configured again`);
     }
 
     this.pool = createActor(machine, {
@@ -211,11 +212,6 @@ export class NodePool {
     const driver = this.driverFor(provider);
     if (!driver) return;
     this.runtimes.set(provider.name, new ProviderRuntime(provider, driver, this.options.db, this.clock, this.options.logging.get(`nodepool.provider.${provider.name}`)));
-  }
-
-  /** Nodes of a provider no longer configured still need a driver to be deleted: use what the rows' provider was, if known. */
-  private startRuntimeFor(name: string): void {
-    this.log.warn({ provider: name }, 'nodes of a provider that is not configured: they wait until the provider returns');
   }
 
   private driverFor(provider: Provider): ProviderDriver | undefined {
