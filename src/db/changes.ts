@@ -4,8 +4,8 @@
  *
  * Caveat for pollers: on MySQL an id is allocated at insert time but becomes
  * visible at commit, so two concurrent transactions can commit ids out of
- * order; a poller that must never miss one should re-read a short window
- * behind its last id or wait for gaps to fill.
+ * order. The daemons' poller (src/streams/changes.ts) re-reads a window
+ * behind its last id for that reason.
  */
 import type { Knex } from 'knex';
 import type { ChangeRecord } from './records.js';

@@ -5,10 +5,11 @@
  * next interval tries again; the stream itself never errors. Polls never
  * overlap: a tick that comes while one is running is dropped.
  *
- * Caveat from db/changes.ts: on MySQL two transactions can commit ids out of
- * order, so a row committed late below the last seen id is not seen here.
- * Consumers treat a change as a hint to re-read the record, and the actors'
- * periodic checks catch what a hint missed.
+ * On MySQL two transactions can commit their ids out of order (an id is
+ * taken at insert and becomes visible at commit), so a row can appear below
+ * the last id already seen. Each poll therefore reads from `lookBehind` ids
+ * back and skips the ids it has emitted: a late row is emitted once, when it
+ * becomes visible.
  */
 import type { Observable } from 'rxjs';
 import { catchError, concatMap, defer, EMPTY, expand, exhaustMap, from, map, tap, timer } from 'rxjs';
@@ -30,6 +31,8 @@ export interface PollChangesOptions extends TimeSource {
   startAfter?: number;
   /** Rows fetched per query; a full page is followed at once by the next. */
   pageSize?: number;
+  /** How many ids below the last one seen are read again, for rows committed late. Default 100. */
+  lookBehind?: number;
   logger?: Logger;
 }
 
@@ -37,29 +40,39 @@ interface Page {
   rows: ChangeRecord[];
   /** The query returned a full page: more may be waiting. */
   full: boolean;
+  /** The highest id the query returned, emitted before or not. */
+  lastRead: number | undefined;
 }
 
 export function pollChanges(source: ChangeSource, options: PollChangesOptions = {}): Observable<ChangeRecord> {
-  const { intervalMs = 1000, pageSize = 1000, logger } = options;
+  const { intervalMs = 1000, pageSize = 1000, lookBehind = 100, logger } = options;
   const scheduler = schedulerFor(options);
 
   return defer(() => {
-    let lastId = options.startAfter;
+    // Nothing at or below `floor` is ever emitted (it predates the subscription).
+    let floor = options.startAfter;
+    let lastId = options.startAfter ?? 0;
+    const seen = new Set<number>();
 
     const page = (after: number): Observable<Page> => defer(() => source.since(after, pageSize)).pipe(
-      map((rows) => ({ rows: fresh(rows, after), full: rows.length >= pageSize })),
+      map((rows) => ({
+        rows: fresh(rows, floor ?? 0).filter((r) => !seen.has(r.id)),
+        full: rows.length >= pageSize,
+        lastRead: rows.length > 0 ? Math.max(...rows.map((r) => r.id)) : undefined,
+      })),
     );
+    const start = () => Math.max(floor ?? 0, lastId - lookBehind);
     const poll = (): Observable<Page> => {
-      if (lastId === undefined) {
+      if (floor === undefined) {
         return defer(() => source.latestId()).pipe(
-          tap((id) => { lastId = id; }),
-          concatMap((id) => page(id)),
+          tap((id) => { floor = id; lastId = id; }),
+          concatMap(() => page(start())),
         );
       }
-      return page(lastId);
+      return page(start());
     };
     const drain = (): Observable<Page> => poll().pipe(
-      expand((p) => (p.full && p.rows.length > 0 ? page(p.rows[p.rows.length - 1]!.id) : EMPTY)),
+      expand((p) => (p.full && p.lastRead !== undefined ? page(p.lastRead) : EMPTY)),
       catchError((err: unknown) => {
         logger?.warn({ err }, `polling the change log failed; trying again in ${intervalMs} ms`);
         return EMPTY;
@@ -69,9 +82,12 @@ export function pollChanges(source: ChangeSource, options: PollChangesOptions = 
     return timer(0, intervalMs, scheduler).pipe(
       exhaustMap(drain),
       concatMap((p) => from(p.rows)),
-      // Advanced row by row as rows are emitted: a page that fails after
-      // earlier pages were emitted resumes after the last emitted row.
-      tap((row) => { lastId = row.id; }),
+      tap((row) => {
+        seen.add(row.id);
+        if (row.id > lastId) lastId = row.id;
+        // Only ids the look-behind can still return need remembering.
+        for (const id of seen) if (id <= lastId - lookBehind) seen.delete(id);
+      }),
     );
   });
 }

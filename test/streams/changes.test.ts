@@ -92,6 +92,31 @@ describe('pollChanges', () => {
     expect(ids).toEqual([4, 5, 6]);
   });
 
+  it('a change committed late, below an id already seen (MySQL commit order), is emitted once when it appears', async () => {
+    const log = new MemoryChangeLog();
+    const { ids, tick } = poll(log, { startAfter: 0 });
+    log.rows.push({ id: 1, kind: 'node', recordId: 1, action: 'hold', at: 1 });
+    log.rows.push({ id: 3, kind: 'node', recordId: 3, action: 'delete', at: 3 });
+    await tick(0);
+    expect(ids).toEqual([1, 3]);
+    // Id 2 was taken first but its transaction committed last.
+    log.rows.splice(1, 0, { id: 2, kind: 'node', recordId: 2, action: 'hold', at: 2 });
+    await tick();
+    await tick();
+    expect(ids).toEqual([1, 3, 2]);
+  });
+
+  it('never emits a change from before the subscription, even within the look-behind', async () => {
+    const log = new MemoryChangeLog();
+    log.append(5);
+    const { ids, tick } = poll(log, { lookBehind: 10 });
+    await tick(0);
+    await tick();
+    log.append();
+    await tick();
+    expect(ids).toEqual([6]);
+  });
+
   it('startAfter resumes from a known id', async () => {
     const log = new MemoryChangeLog();
     log.append(4);
