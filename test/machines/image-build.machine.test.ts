@@ -7,19 +7,8 @@ import {
   type BuildOutcome,
   type ImageBuildInput,
 } from '../../machines/image-build.machine.js';
+import { deferred, flush } from '../support/deferred.js';
 
-/** A promise the test settles by hand, so effects finish exactly when a story says. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 const T0 = 1_000_000;
 const input: ImageBuildInput = { buildId: 42, buildTimeoutMs: 3_600_000 };

@@ -9,19 +9,8 @@ import {
   type NodeFailure,
   type NodeInput,
 } from '../../machines/node.machine.js';
+import { deferred, flush } from '../support/deferred.js';
 
-/** A promise the test settles by hand, so effects finish exactly when a story says. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 const T0 = 1_000_000;
 const input: NodeInput = {
