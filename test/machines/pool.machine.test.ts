@@ -3,8 +3,8 @@ import { createActor, fromPromise, type AnyActorRef } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import { poolMachine, providerActorId, type Launch } from '../../machines/pool.machine.js';
 import { providerMachine, supervisedNodeIds, type ProviderServer } from '../../machines/provider.machine.js';
+import { flush } from '../support/deferred.js';
 
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 const nodeInput = (nodeId: number): NodeInput => ({
   nodeId,

@@ -9,8 +9,8 @@ import {
   supervisedNodeIds,
   type ProviderServer,
 } from '../../machines/provider.machine.js';
+import { flush } from '../support/deferred.js';
 
-const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 const subnodeInput = (subnodeId: number, parentId: number): NodeInput => ({ ...nodeInput(subnodeId), role: 'sub', parentId });
 
