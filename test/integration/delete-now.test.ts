@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
-import { createFakeDriver, type FakeCloudState, type FakeDriver } from '../../src/drivers/fake/index.js';
+import { createFakeDriver, type FakeDriver } from '../../src/drivers/fake/index.js';
 import { nodeDeleteLease } from '../../src/runtime/node-lease.js';
 import { serverMetadata } from '../../src/runtime/server-metadata.js';
 import { runExecutable } from '../support/cli.js';
@@ -11,17 +10,12 @@ import { minimalConfig, tempDir, writeConfigFile } from '../support/config-files
 import { clearAll, describeEachBackend } from '../support/databases.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { poolConfig, writePoolConfig } from '../support/pool-config.js';
+import { liveServers } from '../support/fake-cloud-state.js';
 
 const running: RunningDaemon[] = [];
 afterEach(async () => {
   for (const daemon of running.splice(0)) await daemon.kill();
 });
-
-/** The servers the simulated cloud still lists (not yet gone) according to its state file. */
-function liveServers(stateFile: string): FakeCloudState['servers'] {
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeCloudState;
-  return state.servers.filter((s) => s.goneAt === undefined || s.goneAt > Date.now());
-}
 
 /** The cloud of a configured fake provider, reached through its state file as nodepoold would. */
 function cloudOf(configFile: string, providerName = 'fake-a'): FakeDriver {

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeCloudState } from '../../src/drivers/fake/index.js';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { runExecutable } from '../support/cli.js';
 import { tempDir } from '../support/config-files.js';
@@ -9,6 +8,7 @@ import { describeEachBackend } from '../support/databases.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { poolConfig, writePoolConfig } from '../support/pool-config.js';
 import { writeConfigFile } from '../support/config-files.js';
+import { cloudState } from '../support/fake-cloud-state.js';
 
 const running: RunningDaemon[] = [];
 afterEach(async () => {
@@ -19,10 +19,6 @@ function start(configFile: string, ...args: string[]): RunningDaemon {
   const daemon = startNodepoold(['-c', configFile, ...args]);
   running.push(daemon);
   return daemon;
-}
-
-function cloudState(file: string): FakeCloudState {
-  return JSON.parse(readFileSync(file, 'utf8')) as FakeCloudState;
 }
 
 const readyCount = async (db: Database, label?: string) => (await db.nodes.list({ state: 'ready', ...(label ? { label } : {}) })).length;

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import type { FakeCloudState } from '../../src/drivers/fake/index.js';
 import type { Database } from '../../src/db/index.js';
 import { tempDir } from '../support/config-files.js';
 import { describeEachBackend } from '../support/databases.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { writePoolConfig } from '../support/pool-config.js';
+import { liveServers } from '../support/fake-cloud-state.js';
 
 const running: RunningDaemon[] = [];
 afterEach(async (context) => {
@@ -17,12 +16,6 @@ afterEach(async (context) => {
     await daemon.kill();
   }
 });
-
-/** Servers the simulated cloud still has (not deleted and gone). */
-function liveServers(stateFile: string): FakeCloudState['servers'] {
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeCloudState;
-  return state.servers.filter((s) => s.goneAt === undefined || s.goneAt > Date.now());
-}
 
 describeEachBackend('nodepoold killed with SIGKILL and started again', (backend) => {
   let db: Database;

@@ -1,22 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeCloudState } from '../../src/drivers/fake/index.js';
 import { openDatabase } from '../../src/db/index.js';
 import { runExecutable } from '../support/cli.js';
 import { tempDir, writeConfigFile } from '../support/config-files.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { poolConfig } from '../support/pool-config.js';
+import { liveServers } from '../support/fake-cloud-state.js';
 
 const running: RunningDaemon[] = [];
 afterEach(async () => {
   for (const daemon of running.splice(0)) await daemon.kill();
 });
-
-function liveServers(stateFile: string): FakeCloudState['servers'] {
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as FakeCloudState;
-  return state.servers.filter((s) => s.goneAt === undefined || s.goneAt > Date.now());
-}
 
 describe('nodepoold with sub-nodes', () => {
   it('launches each node with its sub-nodes, and deletes them with it', { timeout: 90_000 }, async () => {

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef } from 'xstate';
-import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
+import { nodeMachine } from '../../machines/node.machine.js';
 import { poolMachine, providerActorId, type Launch } from '../../machines/pool.machine.js';
 import { providerMachine, supervisedNodeIds, type ProviderServer } from '../../machines/provider.machine.js';
 import { flush } from '../support/deferred.js';
+import { nodeInput } from '../support/node-input.js';
 
-
-const nodeInput = (nodeId: number): NodeInput => ({
-  nodeId,
-  role: 'primary',
-  requestedAt: 0,
-  launchTimeoutMs: 60_000,
-  bootTimeoutMs: 30_000,
-  subnodes: 0,
-  hasTestJob: false,
-  ipv6Preferred: false,
-});
 
 /** A pool whose allocation hands out the launches the test queues; clouds list nothing. */
 function harness(providers = ['a', 'b']) {

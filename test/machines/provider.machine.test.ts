@@ -10,20 +10,10 @@ import {
   type ProviderServer,
 } from '../../machines/provider.machine.js';
 import { flush } from '../support/deferred.js';
+import { nodeInput } from '../support/node-input.js';
 
 
 const subnodeInput = (subnodeId: number, parentId: number): NodeInput => ({ ...nodeInput(subnodeId), role: 'sub', parentId });
-
-const nodeInput = (nodeId: number): NodeInput => ({
-  nodeId,
-  role: 'primary',
-  requestedAt: 0,
-  launchTimeoutMs: 60_000,
-  bootTimeoutMs: 30_000,
-  subnodes: 0,
-  hasTestJob: false,
-  ipv6Preferred: false,
-});
 
 /** A provider whose cloud is a list the test edits; node effects succeed at once. */
 function harness() {

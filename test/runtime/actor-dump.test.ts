@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
-import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
+import { nodeMachine } from '../../machines/node.machine.js';
 import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
 import { dumpActors, stateName } from '../../src/runtime/actor-dump.js';
 import { SignalProfiler } from '../../src/runtime/profiler.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { tempDir } from '../support/config-files.js';
-
-const input = (nodeId: number): NodeInput => ({
-  nodeId, role: 'primary', requestedAt: 0, launchTimeoutMs: 1000, bootTimeoutMs: 1000, subnodes: 0, hasTestJob: false, ipv6Preferred: false,
-});
+import { nodeInput } from '../support/node-input.js';
 
 describe('the SIGUSR2 dump', () => {
   it('lists every live actor with its state, children under their parent', () => {
@@ -21,7 +18,7 @@ describe('the SIGUSR2 dump', () => {
     });
     const actor = createActor(provider, { input: { provider: 'p', listIntervalMs: 1000 } });
     actor.start();
-    actor.send({ type: 'launch', nodeId: 3, input: input(3) });
+    actor.send({ type: 'launch', nodeId: 3, input: nodeInput(3) });
     const lines = dumpActors(actor);
     expect(lines.map((l) => [l.depth, l.id, l.state])).toEqual([
       [0, actor.id, 'nodes, listing.idle'],
