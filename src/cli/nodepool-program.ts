@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { packageVersion } from '../version.js';
 import { validateConfig } from './commands/config-validate.js';
 import { deleteNodeNow } from './commands/delete-now.js';
+import { deleteBuild, deleteUpload, listBuilds, listUploads, requestBuild } from './commands/images.js';
 import { createJob, deleteJob, listJobs } from './commands/jobs.js';
 import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from './commands/nodes.js';
 import { withContext } from './context.js';
@@ -18,25 +19,12 @@ export const SUBCOMMANDS = [
 
 /** Subcommands whose issue has not landed yet: they say so and exit 1. */
 const NOT_YET_AVAILABLE: Record<string, { description: string; args?: string[]; options?: Option[] }> = {
-  'image-list': { description: 'list images from providers', options: [jsonOption()] },
-  'dib-image-list': { description: 'list images built with diskimage-builder', options: [jsonOption()] },
-  'image-build': { description: 'build image using diskimage-builder', args: ['<image>'] },
   'alien-list': { description: 'list nodes not accounted for by nodepool', args: ['[provider]'], options: [jsonOption()] },
   'alien-image-list': {
     description: 'list images not accounted for by nodepool',
     args: ['[provider]'],
     options: [jsonOption()],
   },
-  'image-delete': {
-    description: 'delete an image',
-    options: [
-      new Option('--provider <provider>', 'provider name').makeOptionMandatory(),
-      new Option('--image <image>', 'image name').makeOptionMandatory(),
-      new Option('--upload-id <upload_id>', 'image upload id').makeOptionMandatory(),
-      new Option('--build-id <build_id>', 'image build id').makeOptionMandatory(),
-    ],
-  },
-  'dib-image-delete': { description: 'delete image built with diskimage-builder', args: ['<id>'] },
 };
 
 function jsonOption(): Option {
@@ -68,6 +56,29 @@ export function nodepoolProgram(output: Output): Command {
         .action(async (options: ListingOptions, cmd: Command) =>
           withContext(globals(cmd), ({ db }) => listNodes(db, output, options)),
         ),
+    'image-list': (command) =>
+      command
+        .description('list images from providers')
+        .addOption(jsonOption())
+        .action(async (options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), ({ db }) => listUploads(db, output, options)),
+        ),
+    'dib-image-list': (command) =>
+      command
+        .description('list images built with diskimage-builder')
+        .addOption(jsonOption())
+        .action(async (options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), ({ db }) => listBuilds(db, output, options)),
+        ),
+    'image-build': (command) =>
+      command
+        .description('build image using diskimage-builder')
+        .argument('<image>', 'image name')
+        .action(async (image: string, _options: unknown, cmd: Command) => {
+          const options = globals(cmd);
+          // The refusal names the configuration file the image was looked up in.
+          await withContext(options, ({ db, config }) => requestBuild(db, config, options.config, output, image));
+        }),
     hold: (command) =>
       command
         .description('place a node in the HOLD state')
@@ -85,6 +96,23 @@ export function nodepoolProgram(output: Output): Command {
           withContext(globals(cmd), ({ db, config }) =>
             options.now ? deleteNodeNow(db, config, output, id) : markNodeForDeletion(db, output, id),
           ),
+        ),
+    'image-delete': (command) =>
+      command
+        .description('delete an image')
+        .addOption(new Option('--provider <provider>', 'provider name').makeOptionMandatory())
+        .addOption(new Option('--image <image>', 'image name').makeOptionMandatory())
+        .addOption(new Option('--upload-id <upload_id>', 'image upload id').argParser(parseId).makeOptionMandatory())
+        .addOption(new Option('--build-id <build_id>', 'image build id').argParser(parseId).makeOptionMandatory())
+        .action(async (options: { provider: string; image: string; uploadId: number; buildId: number }, cmd: Command) =>
+          withContext(globals(cmd), ({ db }) => deleteUpload(db, output, options)),
+        ),
+    'dib-image-delete': (command) =>
+      command
+        .description('delete image built with diskimage-builder')
+        .argument('<id>', 'build id as dib-image-list shows it (<image>-<build id>), or the bare build id')
+        .action(async (id: string, _options: unknown, cmd: Command) =>
+          withContext(globals(cmd), ({ db }) => deleteBuild(db, output, id)),
         ),
     'config-validate': (command) =>
       command.description('Validate configuration file').action((_options: unknown, cmd: Command) => {

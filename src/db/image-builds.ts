@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import { BuildInUse, isForeignKeyViolation } from './errors.js';
 import type { BuildState, ImageBuildRecord } from './records.js';
-import { type Clock, type ColumnMap, type Row, num, str, strOrNull } from './rows.js';
+import { type Clock, type ColumnMap, type Row, defined, num, str, strOrNull } from './rows.js';
 import { Table } from './table.js';
 
 export interface NewImageBuild {
@@ -53,7 +53,55 @@ function encode(fields: Partial<ImageBuildRecord>): Partial<Record<keyof ImageBu
   return fields.formats === undefined ? {} : { formats: JSON.stringify(fields.formats) };
 }
 
-export class ImageBuildRepository extends Table<ImageBuildRecord> {
+/** The states a person may mark for deletion from: 'building'/'uploading' still belong to an actor at work. */
+export const DELETABLE_STATES = ['ready', 'failed'] as const;
+
+interface DeletableRecord {
+  id: number;
+  state: string;
+  stateTime: number;
+}
+
+/**
+ * Builds and uploads share one rule: a record a person marked `deleting`
+ * stays `deleting`. The commands mark with markDeleting; the builder's actors
+ * write with updateUnlessDeleting, so an actor finishing late never brings a
+ * record back. Both put the condition in the UPDATE's WHERE, so it holds
+ * against a concurrent writer without a lock. (It lives beside the builds,
+ * whose uploads extend it too: an upload belongs to a build.)
+ */
+export class DeletableTable<T extends DeletableRecord> extends Table<T> {
+  /** True if this call moved the record from ready or failed to deleting. */
+  async markDeleting(id: number): Promise<boolean> {
+    const marking = { state: 'deleting', stateTime: this.now() } as Partial<T>;
+    const changed = await this.query().where('id', id).whereIn('state', [...DELETABLE_STATES]).update(this.row(marking));
+    return changed > 0;
+  }
+
+  /**
+   * Like update, except that a record in `deleting` keeps its state (and state
+   * time): the patch's other fields are written, its state only if it is
+   * `deleting` itself. NotFound if there is no such row. The record after.
+   */
+  async updateUnlessDeleting(id: number, patch: Partial<Omit<T, 'id'>>): Promise<T> {
+    const fields = defined(patch) as Partial<T>;
+    if (fields.state === undefined || fields.state === 'deleting') return this.update(id, patch);
+    const current = await this.require(id);
+    if (current.state !== 'deleting') {
+      const stamp = fields.state !== current.state && fields.stateTime === undefined ? { stateTime: this.now() } : {};
+      // Conditional: if a person marked the record between our read and this write, nothing is written here.
+      const changed = await this.query().where('id', id).whereNot('state', 'deleting').update(this.row({ ...fields, ...stamp }));
+      if (changed > 0) return this.require(id);
+    }
+    const others: Partial<T> = { ...fields };
+    delete others.state;
+    delete others.stateTime;
+    if (Object.keys(others).length > 0) await this.query().where('id', id).update(this.row(others));
+    return this.require(id);
+  }
+}
+
+export class ImageBuildRepository extends DeletableTable<ImageBuildRecord> {
   constructor(db: Knex, now: Clock) {
     super(db, now, { table: 'image_build', kind: 'build', columns, fromRow, encode });
   }

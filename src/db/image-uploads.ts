@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import type { ImageUploadRecord, UploadState } from './records.js';
 import { type Clock, type ColumnMap, type Row, num, str, strOrNull } from './rows.js';
-import { Table } from './table.js';
+import { DeletableTable } from './image-builds.js';
 
 export interface NewImageUpload {
   buildId: number;
@@ -57,7 +57,7 @@ const NEWEST_FIRST = [
   { column: 'id', order: 'desc' },
 ] as const;
 
-export class ImageUploadRepository extends Table<ImageUploadRecord> {
+export class ImageUploadRepository extends DeletableTable<ImageUploadRecord> {
   constructor(db: Knex, now: Clock) {
     super(db, now, { table: 'image_upload', kind: 'upload', columns, fromRow });
   }

@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
-import { BuildInUse } from '../../src/db/index.js';
+import { BuildInUse, NotFound } from '../../src/db/index.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 
 describeEachBackend('image builds, uploads and build requests', (backend) => {
@@ -114,5 +114,81 @@ describeEachBackend('image builds, uploads and build requests', (backend) => {
     expect(await db.buildRequests.markHandled(trusty.id)).toBe(false);
     expect(await db.buildRequests.listPending()).toEqual([precise]);
     expect(await db.buildRequests.get(trusty.id)).toEqual({ ...trusty, handledAt: 2_000_010 });
+  });
+  it('markDeleting moves a build or upload only from ready or failed, stamping the state time', async () => {
+    const ready = await db.builds.create({ image: 'trusty', state: 'ready' });
+    const failed = await db.builds.create({ image: 'trusty', state: 'failed' });
+    const building = await db.builds.create({ image: 'trusty' });
+    clock += 1000;
+    expect(await db.builds.markDeleting(ready.id)).toBe(true);
+    expect(await db.builds.markDeleting(failed.id)).toBe(true);
+    expect(await db.builds.markDeleting(building.id)).toBe(false);
+    expect(await db.builds.markDeleting(ready.id)).toBe(false); // already deleting: the second caller learns it did not mark
+    expect(await db.builds.markDeleting(999_999)).toBe(false);
+    expect(await db.builds.get(ready.id)).toMatchObject({ state: 'deleting', stateTime: 2_001_000, formats: [] });
+    expect(await db.builds.get(failed.id)).toMatchObject({ state: 'deleting', stateTime: 2_001_000 });
+    expect(await db.builds.get(building.id)).toMatchObject({ state: 'building', stateTime: 2_000_000 });
+
+    const up = { buildId: ready.id, provider: 'rax', image: 'trusty' };
+    const readyUpload = await db.uploads.create({ ...up, state: 'ready' });
+    const failedUpload = await db.uploads.create({ ...up, state: 'failed' });
+    const uploading = await db.uploads.create(up);
+    clock += 1000;
+    expect(await db.uploads.markDeleting(readyUpload.id)).toBe(true);
+    expect(await db.uploads.markDeleting(failedUpload.id)).toBe(true);
+    expect(await db.uploads.markDeleting(uploading.id)).toBe(false);
+    expect(await db.uploads.markDeleting(readyUpload.id)).toBe(false);
+    expect(await db.uploads.get(readyUpload.id)).toMatchObject({ state: 'deleting', stateTime: 2_002_000 });
+    expect(await db.uploads.get(failedUpload.id)).toMatchObject({ state: 'deleting', stateTime: 2_002_000 });
+    expect(await db.uploads.get(uploading.id)).toMatchObject({ state: 'uploading', stateTime: 2_001_000 });
+  });
+
+  it('updateUnlessDeleting writes the state of a record that is not deleting, with its state time', async () => {
+    const build = await db.builds.create({ image: 'trusty' });
+    clock += 500;
+    const done = await db.builds.updateUnlessDeleting(build.id, { state: 'ready', formats: ['qcow2'], filename: '/opt/dib/trusty-1' });
+    expect(done).toMatchObject({ state: 'ready', stateTime: 2_000_500, formats: ['qcow2'], filename: '/opt/dib/trusty-1' });
+    expect(await db.builds.get(build.id)).toEqual(done);
+    clock += 500;
+    // The same state again keeps its state time.
+    expect(await db.builds.updateUnlessDeleting(build.id, { state: 'ready', builder: 'nb01' })).toMatchObject({
+      state: 'ready',
+      stateTime: 2_000_500,
+      builder: 'nb01',
+    });
+
+    const upload = await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty' });
+    clock += 500;
+    const uploaded = await db.uploads.updateUnlessDeleting(upload.id, { state: 'ready', externalId: 'img-1', externalName: 'trusty-1' });
+    expect(uploaded).toMatchObject({ state: 'ready', stateTime: 2_001_500, externalId: 'img-1', externalName: 'trusty-1' });
+    expect(await db.uploads.get(upload.id)).toEqual(uploaded);
+  });
+
+  it('updateUnlessDeleting keeps a deleting record deleting but writes the other fields', async () => {
+    const build = await db.builds.create({ image: 'trusty', state: 'ready' });
+    await db.builds.markDeleting(build.id);
+    clock += 500;
+    const after = await db.builds.updateUnlessDeleting(build.id, { state: 'ready', stateTime: 9, formats: ['raw'] });
+    expect(after).toMatchObject({ state: 'deleting', stateTime: 2_000_000, formats: ['raw'] });
+    expect(await db.builds.get(build.id)).toEqual(after);
+    // A patch that is itself 'deleting' applies as any update.
+    expect(await db.builds.updateUnlessDeleting(build.id, { state: 'deleting', builder: 'nb02' })).toMatchObject({
+      state: 'deleting',
+      builder: 'nb02',
+    });
+
+    const upload = await db.uploads.create({ buildId: build.id, provider: 'rax', image: 'trusty', state: 'ready' });
+    await db.uploads.markDeleting(upload.id);
+    clock += 500;
+    const late = await db.uploads.updateUnlessDeleting(upload.id, { state: 'failed' });
+    expect(late).toMatchObject({ state: 'deleting', stateTime: 2_000_500 });
+    const named = await db.uploads.updateUnlessDeleting(upload.id, { state: 'ready', externalId: 'img-9' });
+    expect(named).toMatchObject({ state: 'deleting', stateTime: 2_000_500, externalId: 'img-9' });
+    expect(await db.uploads.get(upload.id)).toEqual(named);
+  });
+
+  it('updateUnlessDeleting of a missing record is NotFound', async () => {
+    await expect(db.builds.updateUnlessDeleting(999_999, { state: 'ready' })).rejects.toThrow(NotFound);
+    await expect(db.uploads.updateUnlessDeleting(999_999, { externalId: 'x' })).rejects.toThrow(NotFound);
   });
 });
