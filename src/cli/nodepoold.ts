@@ -1,12 +1,12 @@
-import { tmpdir } from 'node:os';
-import { dumpActors } from '../runtime/actor-dump.js';
+import { ImageBuilder, SharedDrivers, tuningFromEnv } from '../builder/index.js';
+import { systemClock } from '../runtime/clock.js';
 import { NodePool } from '../runtime/node-pool.js';
-import { SignalProfiler } from '../runtime/profiler.js';
 import { nodepooldProgram, prepareDaemon, type NodepooldOptions } from './daemon-programs.js';
 import { detach, nextSignal, within } from './daemonize.js';
 import { processOutput } from './output.js';
 import { claimPidFile } from './pid-file.js';
 import { runProgram } from './run-program.js';
+import { onSigusr2 } from './usr2.js';
 
 /** How long a graceful stop may take before the process exits anyway (work in flight is persisted). */
 const STOP_TIMEOUT_MS = 10_000;
@@ -14,6 +14,7 @@ const STOP_TIMEOUT_MS = 10_000;
 const argv = process.argv.slice(2);
 
 const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
+  const tuning = options.builder ? tuningFromEnv() : {};
   if (!options.d) {
     // Validate in the foreground, so a bad configuration is refused where the operator sees it.
     const { db } = await prepareDaemon('nodepoold', options);
@@ -39,24 +40,31 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     launches: options.launches,
     deletes: options.deletes,
   });
-  // SIGUSR2: a dump of every live actor, and CPU profiling on (first) and written out (second).
-  const profiler = new SignalProfiler(tmpdir());
-  const onUsr2 = () => {
-    const actors = pool.actor ? dumpActors(pool.actor) : [];
-    log.info({ actors: actors.length }, `live actors:\n${actors.map((a) => `${'  '.repeat(a.depth)}${a.id}: ${a.state || a.status}`).join('\n')}`);
-    profiler.toggle().then(
-      (file) => log.info(file ? `CPU profile written to ${file}; profiling stopped` : 'CPU profiling started; send SIGUSR2 again to write it'),
-      (err: unknown) => log.error({ err }, 'profiling failed'),
-    );
-  };
-  process.on('SIGUSR2', onUsr2);
+  // Unless --no-builder, one process is a complete system: it builds and uploads images too.
+  if (options.builder && !config.imagesDir) log.warn('images-dir is not set: no builder runs inside nodepoold (nodes boot from uploads made elsewhere)');
+  const builder = options.builder && config.imagesDir
+    ? new ImageBuilder({
+        config,
+        configFile: options.c,
+        db,
+        logging,
+        buildWorkers: options.buildWorkers,
+        uploadWorkers: options.uploadWorkers,
+        clouds: new SharedDrivers((name) => pool.providerRuntimes.get(name), systemClock),
+        program: 'nodepoold',
+        tuning,
+      })
+    : undefined;
+  const offUsr2 = onSigusr2(log, () => [pool.actor, builder?.builderActor]);
   try {
     await pool.start();
+    await builder?.start();
     const signal = await nextSignal(['SIGINT', 'SIGTERM']);
     log.info({ signal }, 'stopping');
-    if (!(await within(pool.stop(), STOP_TIMEOUT_MS))) log.warn('work did not stop in time; it resumes at the next start');
+    const stopped = Promise.all([pool.stop(), builder?.stop()]);
+    if (!(await within(stopped, STOP_TIMEOUT_MS))) log.warn('work did not stop in time; it resumes at the next start');
   } finally {
-    process.off('SIGUSR2', onUsr2);
+    offUsr2();
     await db.close();
     releasePidFile();
   }

@@ -6,3 +6,4 @@ export {
   runDiskImageCreate, checksumsOf, computeChecksums, liveGroupMembers,
   type DibResult, type DibFormat, type DibFailureReason, type RunOptions,
 } from './run.js';
+export { removeBuildOutput } from './build-files.js';

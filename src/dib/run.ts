@@ -5,10 +5,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { removeBuildOutput } from './build-files.js';
 import { fileExtension, type DibInvocation } from './command.js';
 
 export type DibFailureReason = 'exit' | 'timeout' | 'aborted' | 'missing-output' | 'spawn';
@@ -78,7 +79,7 @@ export async function runDiskImageCreate(invocation: DibInvocation, options: Run
 
   if (!result.ok) {
     writeLine(log, `nodepool: build failed (${result.reason}): ${result.message}`);
-    await removePartialOutput(invocation.outputBase, options.logFile);
+    await removeBuildOutput(invocation.outputBase, { keep: options.logFile });
     options.logger.error({ reason: result.reason, exitCode: result.exitCode, logFile: options.logFile }, result.message);
   }
   await closeLog(log);
@@ -276,17 +277,4 @@ export function computeChecksums(path: string): Promise<{ md5: string; sha256: s
       .on('end', () => done({ md5: md5.digest('hex'), sha256: sha256.digest('hex') }))
       .on('error', fail);
   });
-}
-
-/** Everything the build wrote next to the log (`<base>.<anything>`), except the log. */
-async function removePartialOutput(outputBase: string, logFile: string): Promise<void> {
-  const dir = dirname(outputBase);
-  const prefix = `${basename(outputBase)}.`;
-  const entries = await readdir(dir).catch(() => [] as string[]);
-  const keep = resolve(logFile);
-  await Promise.all(
-    entries
-      .filter((entry) => entry.startsWith(prefix) && resolve(join(dir, entry)) !== keep)
-      .map((entry) => rm(join(dir, entry), { recursive: true, force: true })),
-  );
 }

@@ -2,6 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import type { Database, NodePatch, Repositories, SubnodePatch } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import { nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
+import { SerialWrites } from './serial-writes.js';
 
 interface NodeSnapshotLike {
   status: string;
@@ -66,45 +67,27 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
  * together.
  */
 export class NodePersistence {
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly pending = new Map<string, AnyActorRef>();
+  private readonly writes: SerialWrites<AnyActorRef>;
   /** The last snapshot written per actor: an event that changed nothing is not written again. */
   private readonly written = new Map<string, string>();
 
   constructor(
     private readonly db: Database,
-    private readonly log: Logger,
+    log: Logger,
     /** Called when a node's row has vanished under it (deleted by `delete --now`). */
     private readonly onRowGone: (nodeId: number) => void = () => {},
-  ) {}
+  ) {
+    this.writes = new SerialWrites((id, actor) => this.write(id, actor), log, 'could not persist node state');
+  }
 
   /** Told of every snapshot of a node actor (from the inspection stream). */
   noteSnapshot(actor: AnyActorRef): void {
-    const id = actor.id;
-    if (this.inFlight.has(id)) {
-      this.pending.set(id, actor);
-      return;
-    }
-    this.start(id, actor);
+    this.writes.request(actor.id, actor);
   }
 
   /** Resolves when every write asked for so far is done. */
-  async flush(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
-  }
-
-  private start(id: string, actor: AnyActorRef): void {
-    const write = this.write(id, actor)
-      .catch((err: unknown) => this.log.error({ err, actor: id }, 'could not persist node state'))
-      .finally(() => {
-        this.inFlight.delete(id);
-        const next = this.pending.get(id);
-        if (next) {
-          this.pending.delete(id);
-          this.start(id, next);
-        }
-      });
-    this.inFlight.set(id, write);
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 
   private async write(actorId: string, actor: AnyActorRef): Promise<void> {

@@ -2,6 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { PROJECT_ROOT } from './cli.js';
+
+/** The stand-in for disk-image-create: tests never run a real build unless they mean to. */
+export const FAKE_IMAGE_CREATE = `${PROJECT_ROOT}config/fake-image-create`;
 
 export function tempDir(prefix = 'nodepool-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -15,7 +19,7 @@ export function minimalConfig(overrides: Record<string, unknown> = {}): Record<s
       { name: 'fake-a', driver: 'fake', 'max-servers': 4, images: [{ name: 'debian', 'min-ram': 1024 }] },
     ],
     targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
+    diskimages: [{ name: 'debian', elements: ['debian-minimal'], 'dib-cmd': FAKE_IMAGE_CREATE }],
     ...overrides,
   };
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeConfigFile } from './config-files.js';
+import { FAKE_IMAGE_CREATE, writeConfigFile } from './config-files.js';
 
 export interface PoolConfigOptions {
   dir: string;
@@ -14,6 +14,7 @@ export function poolConfig(options: PoolConfigOptions): Record<string, unknown> 
   const labels = options.labels ?? [{ name: 'small', minReady: 2, providers: providers.map((p) => p.name) }];
   return {
     dburi: options.dburi,
+    'images-dir': join(options.dir, 'images'),
     labels: labels.map((l) => ({ name: l.name, image: 'debian', 'min-ready': l.minReady, providers: l.providers.map((name) => ({ name })) })),
     providers: providers.map((p) => ({
       name: p.name,
@@ -28,7 +29,7 @@ export function poolConfig(options: PoolConfigOptions): Record<string, unknown> 
       images: [{ name: 'debian', 'min-ram': 1024, meta: { purpose: 'ci' } }],
     })),
     targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
+    diskimages: [{ name: 'debian', elements: ['debian-minimal'], 'dib-cmd': FAKE_IMAGE_CREATE }],
   };
 }
 

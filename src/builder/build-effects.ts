@@ -1,0 +1,101 @@
+/**
+ * The effects of the image-build machine: running disk-image-create for a
+ * build and removing its files. Output goes to `<images-dir>/<name>-<id>.*`;
+ * the build log is `<name>-<id>.log` next to the image files.
+ */
+import { resolve } from 'node:path';
+import { fromPromise } from 'xstate';
+import type { NodepoolConfig } from '../config/types.js';
+import type { Database } from '../db/index.js';
+import { dibInvocation, imageTypesFor, removeBuildOutput, runDiskImageCreate, type DibFailureReason } from '../dib/index.js';
+import type { Logging } from '../log/index.js';
+import type { Clock } from '../runtime/clock.js';
+import { imageBuildMachine, type BuildEffectError, type BuildFailureReason } from '../../machines/image-build.machine.js';
+
+export interface BuildEffectsOptions {
+  db: Database;
+  config: () => NodepoolConfig;
+  logging: Logging;
+  clock: Clock;
+  buildTimeoutMs: number;
+}
+
+/** Where a build's files go: `<images-dir>/<diskimage>-<build id>` plus an extension. */
+export function buildOutputBase(config: Pick<NodepoolConfig, 'imagesDir'>, image: string, buildId: number): string {
+  if (!config.imagesDir) throw effectError('other', 'images-dir is not set in the configuration; nowhere to build');
+  return resolve(config.imagesDir, `${image}-${buildId}`);
+}
+
+export const buildLogFile = (outputBase: string) => `${outputBase}.log`;
+
+function effectError(reason: BuildFailureReason, message: string): BuildEffectError & Error {
+  return Object.assign(new Error(message), { reason });
+}
+
+const REASONS: Record<DibFailureReason, BuildFailureReason> = {
+  exit: 'exit',
+  'missing-output': 'output',
+  timeout: 'timeout',
+  aborted: 'other',
+  spawn: 'other',
+};
+
+/** ELEMENTS_PATH may list several directories; relative ones are taken from where the daemon runs. */
+function elementsPath(elementsDir: string | undefined): string | undefined {
+  return elementsDir
+    ?.split(':')
+    .filter((d) => d !== '')
+    .map((d) => resolve(d))
+    .join(':');
+}
+
+export function imageBuildMachineWithEffects(options: BuildEffectsOptions) {
+  const { db } = options;
+  return imageBuildMachine.provide({
+    actors: {
+      runBuild: fromPromise<{ formats: string[] }, { buildId: number }>(async ({ input, signal }) => {
+        const build = await db.builds.get(input.buildId);
+        if (!build) throw effectError('other', `build ${input.buildId} no longer exists`);
+        const config = options.config();
+        const diskimage = config.diskimages.find((d) => d.name === build.image);
+        if (!diskimage) throw effectError('other', `diskimage ${build.image} is no longer configured`);
+        const outputBase = buildOutputBase(config, build.image, build.id);
+        const invocation = dibInvocation({
+          diskimage,
+          types: imageTypesFor(config, diskimage.name),
+          imagesDir: resolve(config.imagesDir ?? '.'),
+          elementsDir: elementsPath(config.elementsDir),
+          buildId: build.id,
+        });
+        // Whatever an earlier attempt of this build left (a builder killed mid-build) goes first.
+        await removeBuildOutput(outputBase);
+        const logger = options.logging.get(`nodepool.image.build.${diskimage.name}`);
+        if (invocation.ignoredEnvVars.length > 0) {
+          logger.warn(`env-vars ${invocation.ignoredEnvVars.join(', ')} are set by nodepool; the diskimage's values are ignored`);
+        }
+        const result = await runDiskImageCreate(invocation, {
+          logger,
+          logFile: buildLogFile(outputBase),
+          timeoutMs: options.buildTimeoutMs,
+          signal,
+          clock: options.clock,
+        });
+        if (!result.ok) throw effectError(REASONS[result.reason ?? 'exit'], result.message ?? 'build failed');
+        return { formats: result.formats.map((f) => f.type) };
+      }),
+      deleteBuildFiles: fromPromise<void, { buildId: number }>(async ({ input }) => {
+        const build = await db.builds.get(input.buildId);
+        if (!build) return;
+        const outputBase = build.filename ?? buildOutputBase(options.config(), build.image, build.id);
+        await removeBuildOutput(outputBase);
+      }),
+    },
+    actions: {
+      reportBuildResult: (_, outcome) => {
+        const log = options.logging.get('nodepool.builder');
+        if (outcome.outcome === 'ready') log.info({ build: outcome.buildId, formats: outcome.formats }, `build ${outcome.buildId} is ready`);
+        else log.error({ build: outcome.buildId, reason: outcome.failure.reason }, `build ${outcome.buildId} failed: ${outcome.failure.message}`);
+      },
+    },
+  });
+}

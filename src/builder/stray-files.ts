@@ -1,0 +1,34 @@
+/**
+ * Files in images-dir that no build on this host will finish or keep: left
+ * by a builder that was killed mid-build (another builder redid the build,
+ * or its record is gone). Run when a builder starts.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Database } from '../db/index.js';
+import { buildActorId } from '../../machines/builder.machine.js';
+import { workLease } from './survey.js';
+
+/** `<diskimage>-<build id>.<anything>`: a file or directory a build wrote. */
+const BUILD_FILE = /^(.+)-(\d+)\.[^/]+$/;
+
+export async function removeStrayBuildFiles(imagesDir: string, db: Database, hostname: string): Promise<string[]> {
+  const dir = resolve(imagesDir);
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const match = BUILD_FILE.exec(entry);
+    if (!match || entry.startsWith('.')) continue;
+    const [, image, id] = match as unknown as [string, string, string];
+    const build = await db.builds.get(Number(id));
+    const stray =
+      !build ||
+      build.image !== image ||
+      (build.builder !== null && build.builder !== hostname) ||
+      (build.state === 'building' && !(await db.leases.holder(workLease(buildActorId(build.id)))));
+    if (!stray) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
