@@ -169,7 +169,7 @@ const d = DEFAULT_FAKE_CLOUD;
 export const fakeLatencyShape = { create: latency.optional(), active: latency.optional(), delete: latency.optional(), upload: latency.optional() };
 export const fakeFailureShape = {
   create: probability.optional(), 'error-status': probability.optional(),
-  'stuck-in-build': probability.optional(), delete: probability.optional(),
+  'stuck-in-build': probability.optional(), delete: probability.optional(), upload: probability.optional(),
 };
 export const fakeQuotaShape = { instances: count.optional(), cores: count.optional(), ram: count.optional() };
 export const fakeFlavorShape = {
@@ -192,6 +192,7 @@ export const fakeSchema = z.object(fakeShape).transform((f): FakeCloudSettings =
     errorStatus: f['failure-rate']?.['error-status'] ?? d.failureRate.errorStatus,
     stuckInBuild: f['failure-rate']?.['stuck-in-build'] ?? d.failureRate.stuckInBuild,
     delete: f['failure-rate']?.delete ?? d.failureRate.delete,
+    upload: f['failure-rate']?.upload ?? d.failureRate.upload,
   },
   quota: { ...d.quota, ...defined(f.quota) },
   flavors: f.flavors ?? d.flavors.map((fl) => ({ ...fl })),

@@ -112,7 +112,7 @@ export interface ProviderImage {
 /** ext: the simulated cloud behind `driver: fake`. Latencies in seconds, rates in [0, 1]. */
 export interface FakeCloudSettings {
   latency: { create: number; active: number; delete: number; upload: number };
-  failureRate: { create: number; errorStatus: number; stuckInBuild: number; delete: number };
+  failureRate: { create: number; errorStatus: number; stuckInBuild: number; delete: number; upload: number };
   quota: { instances: number; cores: number; ram: number };
   flavors: { name: string; ram: number; vcpus: number }[];
   /** `host:port` of a real SSH server that the SSH check connects to. */

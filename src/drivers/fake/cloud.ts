@@ -175,6 +175,9 @@ export class FakeCloud {
       throw badRequest(`Cannot upload image ${request.name}: image file ${request.filePath} cannot be read (${reason})`, 'image');
     }
     this.ensureOpen();
+    if (this.random() < this.current.failureRate.upload) {
+      throw new DriverError('unavailable', `Glance upload of ${request.name} failed: 500 Internal Server Error`, { service: 'image', status: 500 });
+    }
     const upload = this.current.latency.upload;
     const id = this.store.update((state) => {
       const now = this.clock.now();

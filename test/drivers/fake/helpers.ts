@@ -19,7 +19,7 @@ type Overrides = {
 export function fakeSettings(o: Overrides = {}): FakeCloudSettings {
   return {
     latency: { create: 1, active: 10, delete: 5, upload: 30, ...o.latency },
-    failureRate: { create: 0, errorStatus: 0, stuckInBuild: 0, delete: 0, ...o.failureRate },
+    failureRate: { create: 0, errorStatus: 0, stuckInBuild: 0, delete: 0, upload: 0, ...o.failureRate },
     quota: { instances: 10, cores: 40, ram: 81920, ...o.quota },
     flavors: o.flavors ?? [
       { name: 'm1.small', ram: 2048, vcpus: 1 },

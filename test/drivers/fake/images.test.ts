@@ -54,6 +54,17 @@ describe('fake cloud images', () => {
     expect((await sim.cloud.listImages()).map((i) => i.name)).toEqual(['trusty']);
   });
 
+  it('with failure-rate.upload an upload fails like a Glance 500 and leaves no image', async () => {
+    sim = simCloud({ failureRate: { upload: 1 } });
+    const file = join(tempDir(), 'fedora-9.qcow2');
+    writeFileSync(file, 'image');
+    const error = await sim.cloud.uploadImage({ name: 'fedora-1', filePath: file, diskFormat: 'qcow2', properties })
+      .then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'unavailable', details: { service: 'image', status: 500 } });
+    expect((error as DriverError).retryable).toBe(true);
+    expect((await sim.cloud.listImages()).map((i) => i.name)).toEqual(['trusty']);
+  });
+
   it('seeded images are listed and usable at once; deleting an image (known or not) resolves', async () => {
     sim = simCloud();
     expect(await sim.cloud.listImages()).toEqual([
