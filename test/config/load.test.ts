@@ -52,7 +52,7 @@ describe('defaults', () => {
     const { result } = load(configText());
     expect(result.config?.providers[0]?.fake).toEqual({
       latency: { create: 0.2, active: 0.5, delete: 0.3, upload: 1.0 },
-      failureRate: { create: 0, errorStatus: 0, stuckInBuild: 0, delete: 0 },
+      failureRate: { create: 0, errorStatus: 0, stuckInBuild: 0, delete: 0, upload: 0 },
       quota: { instances: 1000, cores: 4000, ram: 4096000 },
       flavors: [
         { name: 'm1.tiny', ram: 512, vcpus: 1 },
