@@ -65,6 +65,7 @@ export class ImageBuilder {
   private readonly subscriptions: Subscription[] = [];
   private readonly states = new Map<string, string>();
   private surveying: Promise<unknown> = Promise.resolve();
+  private surveys = 0;
   private actor: BuilderActor | undefined;
 
   constructor(private readonly options: ImageBuilderOptions) {
@@ -97,6 +98,11 @@ export class ImageBuilder {
     return this.actor;
   }
 
+  /** Surveys finished (or failed) so far: a test waits for a few to see that nothing more happens. */
+  get surveysDone(): number {
+    return this.surveys;
+  }
+
   async start(): Promise<void> {
     const { db, logging } = this.options;
     if (!this.config.imagesDir) throw new Error('images-dir is not set in the configuration: the builder has nowhere to write images');
@@ -113,7 +119,9 @@ export class ImageBuilder {
         }),
         upload: imageUploadMachineWithEffects({ db, config: () => this.config, clouds: this.clouds, log: this.log }),
         survey: fromPromise<SurveyResult, SurveyInput>(({ input }) => {
-          const run = this.survey.run(input);
+          const run = this.survey.run(input).finally(() => {
+            this.surveys += 1;
+          });
           this.surveying = run.catch(() => {});
           return run;
         }),
