@@ -8,6 +8,7 @@
  * writes the outcome; every builder then claims the work it can do.
  */
 import type { NodepoolConfig } from '../config/types.js';
+import { withdrawnKey } from '../db/image-builds.js';
 import type { BuildRequestRecord, ImageBuildRecord, ImageUploadRecord } from '../db/records.js';
 
 /** Ready uploads kept per (provider image, provider), and ready builds kept per diskimage. */
@@ -119,6 +120,8 @@ export function planImages(input: ImagePlanInput): ImagePlan {
       if (image.pause || !diskimages.has(image.diskimage)) continue;
       const newest = readyBuildsOf(image.diskimage)[0];
       if (!newest || !newest.formats.includes(provider.imageType)) continue;
+      // A person deleted this build's upload here: nodes stay on the previous upload until a newer build.
+      if (newest.withdrawnFrom.includes(withdrawnKey(provider.name, image.name))) continue;
       const exists = input.uploads.some(
         (u) => u.buildId === newest.id && u.provider === provider.name && u.image === image.name && u.state !== 'deleting',
       );

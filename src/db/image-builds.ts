@@ -30,6 +30,7 @@ const columns: ColumnMap<ImageBuildRecord> = {
   builder: 'builder',
   filename: 'filename',
   formats: 'formats',
+  withdrawnFrom: 'withdrawn_from',
   state: 'state',
   stateTime: 'state_time',
   createdAt: 'created_at',
@@ -42,16 +43,23 @@ function fromRow(r: Row): ImageBuildRecord {
     builder: strOrNull(r.builder),
     filename: strOrNull(r.filename),
     formats: JSON.parse(str(r.formats)) as string[],
+    withdrawnFrom: r.withdrawn_from === null || r.withdrawn_from === undefined ? [] : (JSON.parse(str(r.withdrawn_from)) as string[]),
     state: str(r.state) as BuildState,
     stateTime: num(r.state_time),
     createdAt: num(r.created_at),
   };
 }
 
-/** formats is a JSON array in one TEXT column: read whole, never queried by element. */
+/** formats and withdrawnFrom are JSON arrays in TEXT columns: read whole, never queried by element. */
 function encode(fields: Partial<ImageBuildRecord>): Partial<Record<keyof ImageBuildRecord, unknown>> {
-  return fields.formats === undefined ? {} : { formats: JSON.stringify(fields.formats) };
+  return {
+    ...(fields.formats === undefined ? {} : { formats: JSON.stringify(fields.formats) }),
+    ...(fields.withdrawnFrom === undefined ? {} : { withdrawnFrom: JSON.stringify(fields.withdrawnFrom) }),
+  };
 }
+
+/** How withdrawnFrom names a provider image. */
+export const withdrawnKey = (provider: string, image: string) => `${provider}/${image}`;
 
 /** The states a person may mark for deletion from: 'building'/'uploading' still belong to an actor at work. */
 export const DELETABLE_STATES = ['ready', 'failed'] as const;
@@ -113,6 +121,7 @@ export class ImageBuildRepository extends DeletableTable<ImageBuildRecord> {
       builder: fields.builder ?? null,
       filename: fields.filename ?? null,
       formats: fields.formats ?? [],
+      withdrawnFrom: [],
       state: fields.state ?? 'building',
       stateTime: fields.stateTime ?? createdAt,
       createdAt,
@@ -128,6 +137,14 @@ export class ImageBuildRepository extends DeletableTable<ImageBuildRecord> {
     if (filter.image !== undefined) q.where('image', filter.image);
     if (filter.states !== undefined) q.whereIn('state', [...filter.states]);
     return this.rows(await q);
+  }
+
+  /** A person deleted this build's upload in (provider, image): it is not uploaded there again. */
+  async withdraw(id: number, provider: string, image: string): Promise<ImageBuildRecord> {
+    const build = await this.require(id);
+    const key = withdrawnKey(provider, image);
+    if (build.withdrawnFrom.includes(key)) return build;
+    return this.update(id, { withdrawnFrom: [...build.withdrawnFrom, key] });
   }
 
   setState(id: number, state: BuildState): Promise<ImageBuildRecord> {

@@ -61,6 +61,8 @@ export interface ImageBuildRecord {
   filename: string | null;
   /** Formats written, e.g. ['qcow2', 'raw']. */
   formats: string[];
+  /** `provider/image` pairs whose upload of this build a person deleted: never uploaded there again. */
+  withdrawnFrom: string[];
   state: BuildState;
   stateTime: number;
   createdAt: number;

@@ -42,7 +42,7 @@ function provider(name: string, images: Partial<ProviderImage>[], extra: Partial
 let nextId = 1;
 function build(state: BuildState, ageHours: number, extra: Partial<ImageBuildRecord> = {}): ImageBuildRecord {
   const at = NOW - ageHours * HOUR;
-  return { id: nextId++, image: 'debian', builder: 'h', filename: null, formats: ['qcow2'], state, stateTime: at, createdAt: at, ...extra };
+  return { id: nextId++, image: 'debian', builder: 'h', filename: null, formats: ['qcow2'], withdrawnFrom: [], state, stateTime: at, createdAt: at, ...extra };
 }
 function upload(b: ImageBuildRecord, providerName: string, state: UploadState, extra: Partial<ImageUploadRecord> = {}): ImageUploadRecord {
   return {
@@ -156,6 +156,14 @@ describe('planImages: uploads', () => {
       expect(plan({ builds: [b], uploads: [upload(b, 'a', state)] }).uploads).toEqual([]);
     }
     expect(plan({ builds: [b], uploads: [upload(b, 'a', 'deleting')] }).uploads).toEqual([{ buildId: b.id, provider: 'a', image: 'debian' }]);
+  });
+
+  it('never uploads a build again where a person deleted its upload, until a newer build is ready', () => {
+    const older = build('ready', 5);
+    const withdrawn = build('ready', 1, { withdrawnFrom: ['a/debian'] });
+    expect(plan({ builds: [older, withdrawn], uploads: [upload(older, 'a', 'ready')] }).uploads).toEqual([]);
+    const config = { diskimages: [diskimage('debian')], providers: [provider('a', [{}]), provider('b', [{}])] };
+    expect(plan({ config, builds: [older, withdrawn] }).uploads).toEqual([{ buildId: withdrawn.id, provider: 'b', image: 'debian' }]);
   });
 });
 

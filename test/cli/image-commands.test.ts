@@ -164,11 +164,11 @@ describeEachBackend('nodepool image commands', (backend) => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(
-      `Upload ${upload.id} (debian in fake-a) marked for deletion; nodepool-builder deletes the provider image and then the record.`,
+      `Upload ${upload.id} (debian in fake-a) marked for deletion; nodepool-builder deletes the provider image and then the record. Build ${build.id} is not uploaded there again.`,
     );
     expect(await db.uploads.get(upload.id)).toMatchObject({ state: 'deleting' });
     expect((await db.uploads.get(upload.id))?.stateTime).toBeGreaterThan(upload.stateTime);
-    expect(await db.builds.get(build.id)).toMatchObject({ state: 'ready' });
+    expect(await db.builds.get(build.id)).toMatchObject({ state: 'ready', withdrawnFrom: ['fake-a/debian'] });
     expect(await changeRows()).toEqual([['upload', upload.id, 'delete']]);
   });
 

@@ -23,11 +23,21 @@ describeEachBackend('image builds, uploads and build requests', (backend) => {
       builder: 'nb01',
       filename: '/opt/dib/trusty-0001',
       formats: ['qcow2', 'raw'],
+      withdrawnFrom: [],
       state: 'building',
       stateTime: 2_000_000,
       createdAt: 2_000_000,
     });
     expect(await db.builds.get(build.id)).toEqual(build);
+  });
+
+  it('withdraw records each provider image once', async () => {
+    const build = await db.builds.create({ image: 'trusty', state: 'ready' });
+    await db.builds.withdraw(build.id, 'fake-a', 'trusty');
+    await db.builds.withdraw(build.id, 'fake-a', 'trusty');
+    const after = await db.builds.withdraw(build.id, 'fake-b', 'trusty-large');
+    expect(after.withdrawnFrom).toEqual(['fake-a/trusty', 'fake-b/trusty-large']);
+    expect((await db.builds.get(build.id))?.withdrawnFrom).toEqual(['fake-a/trusty', 'fake-b/trusty-large']);
   });
 
   it('builds list newest first, by image and state', async () => {

@@ -153,8 +153,10 @@ export async function deleteUpload(db: Database, out: Output, selector: UploadSe
       throw new CommandFailure(`Upload ${id} is in progress (uploading); delete it once it has finished.`);
     }
     if (!(await tx.uploads.markDeleting(id))) throw changedMeanwhile(`Upload ${id}`);
+    // The builder must not upload this build there again, or nodes would never go back to the previous upload.
+    await tx.builds.withdraw(upload.buildId, upload.provider, upload.image);
     await tx.changes.append('upload', id, 'delete');
-    return `Upload ${id} (${upload.image} in ${upload.provider}) marked for deletion; nodepool-builder deletes the provider image and then the record.`;
+    return `Upload ${id} (${upload.image} in ${upload.provider}) marked for deletion; nodepool-builder deletes the provider image and then the record. Build ${upload.buildId} is not uploaded there again.`;
   });
   out.out(message);
 }

@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
+import * as buildWithdrawn from './002-build-withdrawn.js';
 
 interface Migration {
   name: string;
@@ -12,7 +13,10 @@ interface Migration {
 }
 
 /** In order; append only. A name, once released, never changes. */
-export const MIGRATIONS: readonly Migration[] = [{ name: '001-initial', ...initial }];
+export const MIGRATIONS: readonly Migration[] = [
+  { name: '001-initial', ...initial },
+  { name: '002-build-withdrawn', ...buildWithdrawn },
+];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: () => Promise.resolve([...MIGRATIONS]),
