@@ -15,8 +15,13 @@ afterEach(async () => {
   for (const daemon of running.splice(0)) await daemon.kill();
 });
 
+/**
+ * These tests are about nodes and share one database per backend: without
+ * --no-builder, one test's uploads (into its own simulated clouds) would be
+ * what the next test's nodes boot from. Images: nodepoold-images.test.ts.
+ */
 function start(configFile: string, ...args: string[]): RunningDaemon {
-  const daemon = startNodepoold(['-c', configFile, ...args]);
+  const daemon = startNodepoold(['-c', configFile, '--no-builder', ...args]);
   running.push(daemon);
   return daemon;
 }
