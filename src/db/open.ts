@@ -67,9 +67,31 @@ function makeDatabase(knex: Knex, backend: DbBackend, uri: string, now: Clock): 
     knex,
     backend,
     uri,
-    transaction: (fn) => knex.transaction((trx) => fn(createRepositories(trx, now))),
+    transaction: (fn) => retryConflicts(() => knex.transaction((trx) => fn(createRepositories(trx, now)))),
     close: () => knex.destroy(),
   };
+}
+
+/**
+ * Errors after which the whole transaction (rolled back) is simply run again:
+ * SQLite's BUSY_SNAPSHOT (in WAL mode, a transaction that read and then wants
+ * to write after another process wrote; the busy timeout does not wait for
+ * it) and a MySQL deadlock.
+ */
+const CONFLICT_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'ER_LOCK_DEADLOCK']);
+const CONFLICT_ATTEMPTS = 10;
+
+async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (attempt >= CONFLICT_ATTEMPTS || typeof code !== 'string' || !CONFLICT_CODES.has(code)) throw err;
+      const pause = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }
 
 function unavailable(target: DbTarget, redacted: string, err: unknown): DatabaseUnavailable {

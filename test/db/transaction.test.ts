@@ -43,3 +43,32 @@ describeEachBackend('transactions', (backend) => {
     expect(await db.leases.holder('node-delete')).toBeUndefined();
   });
 });
+
+describeEachBackend('transactions under write conflicts', (backend) => {
+  it('a transaction that read before another connection wrote is run again, not lost', async () => {
+    const first = await backend.open();
+    const second = await backend.open();
+    const node = await first.nodes.create({ provider: 'rax', label: 'trusty', target: 't', state: 'ready' });
+    let attempts = 0;
+    let otherWrote!: () => void;
+    const wrote = new Promise<void>((resolve) => {
+      otherWrote = resolve;
+    });
+    const tx = first.transaction(async (t) => {
+      attempts += 1;
+      await t.nodes.get(node.id);
+      if (attempts === 1) {
+        // Another process commits between this transaction's read and its write.
+        await second.nodes.update(node.id, { comment: 'from the other process' });
+        otherWrote();
+      }
+      await wrote;
+      return t.nodes.update(node.id, { state: 'hold' });
+    });
+    expect((await tx).state).toBe('hold');
+    const after = await second.nodes.get(node.id);
+    expect(after).toMatchObject({ state: 'hold', comment: 'from the other process' });
+    // SQLite in WAL mode refuses the first attempt's write (SQLITE_BUSY_SNAPSHOT); MySQL lets it through.
+    expect(attempts).toBe(backend.name === 'sqlite' ? 2 : 1);
+  });
+});
