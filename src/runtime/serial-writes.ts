@@ -30,8 +30,25 @@ export class SerialWrites<T> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
   }
 
+  /** A failed write is tried again after these pauses (a database blip) before it is given up and logged. */
+  private static readonly RETRY_PAUSES_MS = [200, 1000];
+
+  private async writeWithRetries(key: string, item: T): Promise<void> {
+    for (const pause of [...SerialWrites.RETRY_PAUSES_MS, undefined]) {
+      try {
+        await this.write(key, item);
+        return;
+      } catch (err) {
+        // A newer state is waiting: writing it supersedes this one.
+        if (pause === undefined || this.pending.has(key)) throw err;
+        this.log.warn({ err, actor: key }, `${this.failureMessage}; trying again`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
   private start(key: string, item: T): void {
-    const write = this.write(key, item)
+    const write = this.writeWithRetries(key, item)
       .catch((err: unknown) => this.log.error({ err, actor: key }, this.failureMessage))
       .finally(() => {
         this.inFlight.delete(key);
