@@ -7,7 +7,9 @@ import { resolve } from 'node:path';
 import { fromPromise } from 'xstate';
 import type { NodepoolConfig } from '../config/types.js';
 import type { Database } from '../db/index.js';
-import { dibInvocation, imageTypesFor, removeBuildOutput, runDiskImageCreate, type DibFailureReason } from '../dib/index.js';
+import {
+  dibInvocation, imageTypesFor, removeBuildOutput, runDiskImageCreate, stopLeftoverBuild, type DibFailureReason,
+} from '../dib/index.js';
 import type { Logging } from '../log/index.js';
 import type { Clock } from '../runtime/clock.js';
 import { imageBuildMachine, type BuildEffectError, type BuildFailureReason } from '../../machines/image-build.machine.js';
@@ -18,6 +20,8 @@ export interface BuildEffectsOptions {
   logging: Logging;
   clock: Clock;
   buildTimeoutMs: number;
+  /** Every running build is added here until it has ended and cleaned up (a graceful stop waits for them). */
+  running?: Set<Promise<unknown>>;
 }
 
 /** Where a build's files go: `<images-dir>/<diskimage>-<build id>` plus an extension. */
@@ -27,6 +31,8 @@ export function buildOutputBase(config: Pick<NodepoolConfig, 'imagesDir'>, image
 }
 
 export const buildLogFile = (outputBase: string) => `${outputBase}.log`;
+/** Holds the running disk-image-create's process group id. */
+export const buildPidFile = (outputBase: string) => `${outputBase}.pid`;
 
 function effectError(reason: BuildFailureReason, message: string): BuildEffectError & Error {
   return Object.assign(new Error(message), { reason });
@@ -53,40 +59,18 @@ export function imageBuildMachineWithEffects(options: BuildEffectsOptions) {
   const { db } = options;
   return imageBuildMachine.provide({
     actors: {
-      runBuild: fromPromise<{ formats: string[] }, { buildId: number }>(async ({ input, signal }) => {
-        const build = await db.builds.get(input.buildId);
-        if (!build) throw effectError('other', `build ${input.buildId} no longer exists`);
-        const config = options.config();
-        const diskimage = config.diskimages.find((d) => d.name === build.image);
-        if (!diskimage) throw effectError('other', `diskimage ${build.image} is no longer configured`);
-        const outputBase = buildOutputBase(config, build.image, build.id);
-        const invocation = dibInvocation({
-          diskimage,
-          types: imageTypesFor(config, diskimage.name),
-          imagesDir: resolve(config.imagesDir ?? '.'),
-          elementsDir: elementsPath(config.elementsDir),
-          buildId: build.id,
-        });
-        // Whatever an earlier attempt of this build left (a builder killed mid-build) goes first.
-        await removeBuildOutput(outputBase);
-        const logger = options.logging.get(`nodepool.image.build.${diskimage.name}`);
-        if (invocation.ignoredEnvVars.length > 0) {
-          logger.warn(`env-vars ${invocation.ignoredEnvVars.join(', ')} are set by nodepool; the diskimage's values are ignored`);
-        }
-        const result = await runDiskImageCreate(invocation, {
-          logger,
-          logFile: buildLogFile(outputBase),
-          timeoutMs: options.buildTimeoutMs,
-          signal,
-          clock: options.clock,
-        });
-        if (!result.ok) throw effectError(REASONS[result.reason ?? 'exit'], result.message ?? 'build failed');
-        return { formats: result.formats.map((f) => f.type) };
+      runBuild: fromPromise<{ formats: string[] }, { buildId: number }>(({ input, signal }) => {
+        const run = runBuild(input.buildId, signal);
+        const settled = run.catch(() => {});
+        options.running?.add(settled);
+        void settled.finally(() => options.running?.delete(settled));
+        return run;
       }),
       deleteBuildFiles: fromPromise<void, { buildId: number }>(async ({ input }) => {
         const build = await db.builds.get(input.buildId);
         if (!build) return;
         const outputBase = build.filename ?? buildOutputBase(options.config(), build.image, build.id);
+        await stopLeftoverBuild(buildPidFile(outputBase));
         await removeBuildOutput(outputBase);
       }),
     },
@@ -98,4 +82,39 @@ export function imageBuildMachineWithEffects(options: BuildEffectsOptions) {
       },
     },
   });
+
+  async function runBuild(buildId: number, signal: AbortSignal): Promise<{ formats: string[] }> {
+    const build = await db.builds.get(buildId);
+    if (!build) throw effectError('other', `build ${buildId} no longer exists`);
+    const config = options.config();
+    const diskimage = config.diskimages.find((d) => d.name === build.image);
+    if (!diskimage) throw effectError('other', `diskimage ${build.image} is no longer configured`);
+    const outputBase = buildOutputBase(config, build.image, build.id);
+    const invocation = dibInvocation({
+      diskimage,
+      types: imageTypesFor(config, diskimage.name),
+      imagesDir: resolve(config.imagesDir ?? '.'),
+      elementsDir: elementsPath(config.elementsDir),
+      buildId: build.id,
+    });
+    // Whatever an earlier attempt of this build left (a builder killed mid-build) goes first.
+    if (await stopLeftoverBuild(buildPidFile(outputBase))) {
+      options.logging.get('nodepool.builder').warn({ build: build.id }, `stopped the disk-image-create an earlier attempt of build ${build.id} left running`);
+    }
+    await removeBuildOutput(outputBase);
+    const logger = options.logging.get(`nodepool.image.build.${diskimage.name}`);
+    if (invocation.ignoredEnvVars.length > 0) {
+      logger.warn(`env-vars ${invocation.ignoredEnvVars.join(', ')} are set by nodepool; the diskimage's values are ignored`);
+    }
+    const result = await runDiskImageCreate(invocation, {
+      logger,
+      logFile: buildLogFile(outputBase),
+      timeoutMs: options.buildTimeoutMs,
+      signal,
+      clock: options.clock,
+      pidFile: buildPidFile(outputBase),
+    });
+    if (!result.ok) throw effectError(REASONS[result.reason ?? 'exit'], result.message ?? 'build failed');
+    return { formats: result.formats.map((f) => f.type) };
+  }
 }

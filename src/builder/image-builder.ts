@@ -66,6 +66,8 @@ export class ImageBuilder {
   private readonly states = new Map<string, string>();
   private surveying: Promise<unknown> = Promise.resolve();
   private surveys = 0;
+  /** Builds whose disk-image-create has not yet ended and cleaned up. */
+  private readonly runningBuilds = new Set<Promise<unknown>>();
   private actor: BuilderActor | undefined;
 
   constructor(private readonly options: ImageBuilderOptions) {
@@ -116,6 +118,7 @@ export class ImageBuilder {
           logging,
           clock: this.clock,
           buildTimeoutMs: this.tuning.buildTimeoutMs,
+          running: this.runningBuilds,
         }),
         upload: imageUploadMachineWithEffects({ db, config: () => this.config, clouds: this.clouds, log: this.log }),
         survey: fromPromise<SurveyResult, SurveyInput>(({ input }) => {
@@ -180,6 +183,8 @@ export class ImageBuilder {
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     this.actor?.stop();
     await this.surveying;
+    // A cancelled build kills its tool and removes its files; only then may another builder take it.
+    await Promise.all([...this.runningBuilds]);
     await this.persistence.flush();
     await this.survey.releaseAll().catch((err: unknown) => this.log.warn({ err }, 'could not release the leases; they lapse on their own'));
     if (this.ownClouds) await this.clouds.close();

@@ -6,6 +6,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Database } from '../db/index.js';
+import { stopLeftoverBuild } from '../dib/index.js';
 import { buildActorId } from '../../machines/builder.machine.js';
 import { workLease } from './survey.js';
 
@@ -16,6 +17,8 @@ export async function removeStrayBuildFiles(imagesDir: string, db: Database, hos
   const dir = resolve(imagesDir);
   const entries = await readdir(dir).catch(() => [] as string[]);
   const removed: string[] = [];
+  // Pid files first: a tool an earlier (killed) builder left running must stop before its files go.
+  entries.sort((a, b) => Number(b.endsWith('.pid')) - Number(a.endsWith('.pid')));
   for (const entry of entries) {
     const match = BUILD_FILE.exec(entry);
     if (!match || entry.startsWith('.')) continue;
@@ -27,6 +30,7 @@ export async function removeStrayBuildFiles(imagesDir: string, db: Database, hos
       (build.builder !== null && build.builder !== hostname) ||
       (build.state === 'building' && !(await db.leases.holder(workLease(buildActorId(build.id)))));
     if (!stray) continue;
+    if (entry.endsWith('.pid')) await stopLeftoverBuild(join(dir, entry));
     await rm(join(dir, entry), { recursive: true, force: true });
     removed.push(entry);
   }

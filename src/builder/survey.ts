@@ -164,10 +164,28 @@ export class BuilderSurvey {
     }
   }
 
-  private async claim(actorId: string, now: number): Promise<boolean> {
-    if (!(await this.options.db.leases.tryAcquire(workLease(actorId), this.options.owner, this.options.leaseTtlMs, now))) return false;
+  /**
+   * Takes the work's lease, then reads the record again: between the list
+   * and the lease another builder may have finished the work and let it go,
+   * and then it is no longer ours to do.
+   */
+  private async claim(actorId: string, now: number, stillWanted: () => Promise<boolean>): Promise<boolean> {
+    const { db, owner, leaseTtlMs } = this.options;
+    if (!(await db.leases.tryAcquire(workLease(actorId), owner, leaseTtlMs, now))) return false;
+    if (!(await stillWanted())) {
+      await db.leases.release(workLease(actorId), owner);
+      return false;
+    }
     this.leases.add(actorId);
     return true;
+  }
+
+  private buildIn(id: number, state: string) {
+    return async () => (await this.options.db.builds.get(id))?.state === state;
+  }
+
+  private uploadIn(id: number, states: readonly string[]) {
+    return async () => states.includes((await this.options.db.uploads.get(id))?.state ?? '');
   }
 
   private async claimBuilds(input: SurveyInput, builds: ImageBuildRecord[], uploads: ImageUploadRecord[], result: SurveyResult, now: number) {
@@ -179,7 +197,7 @@ export class BuilderSurvey {
       const actorId = buildActorId(build.id);
       if (actorId in input.held) continue;
       if (build.state === 'building' && room > 0) {
-        if (!(await this.claim(actorId, now))) continue;
+        if (!(await this.claim(actorId, now, this.buildIn(build.id, 'building')))) continue;
         room -= 1;
         const filename = buildOutputBase(this.options.config(), build.image, build.id);
         const taken = build.builder !== null;
@@ -190,7 +208,7 @@ export class BuilderSurvey {
         // Files live on the builder's host, and the record goes only after its uploads.
         if (build.builder !== null && build.builder !== this.hostname) continue;
         if (uploads.some((u) => u.buildId === build.id)) continue;
-        if (!(await this.claim(actorId, now))) continue;
+        if (!(await this.claim(actorId, now, this.buildIn(build.id, 'deleting')))) continue;
         deletions -= 1;
         result.builds.push(this.buildClaim(build.id, true));
       }
@@ -205,13 +223,13 @@ export class BuilderSurvey {
       const actorId = uploadActorId(upload.id);
       if (actorId in input.held) continue;
       if (upload.state === 'deleting') {
-        if (deletions <= 0 || !(await this.claim(actorId, now))) continue;
+        if (deletions <= 0 || !(await this.claim(actorId, now, this.uploadIn(upload.id, ['deleting'])))) continue;
         deletions -= 1;
         result.uploads.push(this.uploadClaim(upload, true));
       } else if ((upload.state === 'uploading' || upload.state === 'failed') && room > 0) {
         const build = buildsById.get(upload.buildId);
         if (build?.state !== 'ready' || build.builder !== this.hostname) continue;
-        if (!(await this.claim(actorId, now))) continue;
+        if (!(await this.claim(actorId, now, this.uploadIn(upload.id, ['uploading', 'failed'])))) continue;
         room -= 1;
         result.uploads.push(this.uploadClaim(upload, false));
       }

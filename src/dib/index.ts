@@ -3,7 +3,7 @@ export {
   type DibInvocation, type DibInvocationInput,
 } from './command.js';
 export {
-  runDiskImageCreate, checksumsOf, computeChecksums, liveGroupMembers,
+  runDiskImageCreate, stopLeftoverBuild, checksumsOf, computeChecksums, liveGroupMembers,
   type DibResult, type DibFormat, type DibFailureReason, type RunOptions,
 } from './run.js';
 export { removeBuildOutput } from './build-files.js';

@@ -4,8 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -45,6 +45,12 @@ export interface RunOptions {
   /** Between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
   clock?: Pick<Clock, 'now'>;
+  /**
+   * Holds the tool's process group id while it runs. The tool runs in its own
+   * group and outlives a builder killed with SIGKILL; the next build into the
+   * same output stops it first (stopLeftoverBuild).
+   */
+  pidFile?: string;
 }
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
@@ -63,6 +69,7 @@ export async function runDiskImageCreate(invocation: DibInvocation, options: Run
   const ended = await runProcess(invocation, options, log);
   // Whatever the tool started must stop writing before its files are removed.
   if (ended.reason === 'timeout' || ended.reason === 'aborted') await groupGone(ended.pid);
+  if (options.pidFile) await rm(options.pidFile, { force: true });
   const base = { logFile: options.logFile, pid: ended.pid, exitCode: ended.exitCode, signal: ended.signal };
   let result: DibResult;
   if (ended.reason) {
@@ -80,7 +87,9 @@ export async function runDiskImageCreate(invocation: DibInvocation, options: Run
   if (!result.ok) {
     writeLine(log, `nodepool: build failed (${result.reason}): ${result.message}`);
     await removeBuildOutput(invocation.outputBase, { keep: options.logFile });
-    options.logger.error({ reason: result.reason, exitCode: result.exitCode, logFile: options.logFile }, result.message);
+    // A build cancelled by a stop is routine: it is redone.
+    const level = result.reason === 'aborted' ? 'warn' : 'error';
+    options.logger[level]({ reason: result.reason, exitCode: result.exitCode, logFile: options.logFile }, result.message);
   }
   await closeLog(log);
   result.durationMs = clock.now() - started;
@@ -120,6 +129,7 @@ function runProcess(invocation: DibInvocation, options: RunOptions, log: WriteSt
       finish({ exitCode: null, signal: null, reason: 'spawn', message: spawnMessage(invocation.command, err) });
       return;
     }
+    if (options.pidFile && child.pid !== undefined) writeFileSync(options.pidFile, `${child.pid}\n`);
 
     const killGroup = (why: 'timeout' | 'aborted') => {
       if (killedFor || child.pid === undefined) return;
@@ -163,6 +173,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // The group is already gone.
   }
+}
+
+/**
+ * Stops a tool left running by an earlier builder process (killed with
+ * SIGKILL, so its disk-image-create kept going) before its output path is
+ * used again. True if one was running.
+ */
+export async function stopLeftoverBuild(pidFile: string): Promise<boolean> {
+  const text = await readFile(pidFile, 'utf8').catch(() => undefined);
+  await rm(pidFile, { force: true });
+  const pgid = Number(text?.trim());
+  if (!Number.isInteger(pgid) || pgid <= 1 || (await liveGroupMembers(pgid)) === 0) return false;
+  await groupGone(pgid, 10_000);
+  return true;
 }
 
 async function groupGone(pid: number | undefined, waitMs = 2_000): Promise<void> {

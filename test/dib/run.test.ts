@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DiskImage } from '../../src/config/types.js';
 import { dibInvocation } from '../../src/dib/command.js';
-import { liveGroupMembers, runDiskImageCreate } from '../../src/dib/run.js';
+import { liveGroupMembers, runDiskImageCreate, stopLeftoverBuild } from '../../src/dib/run.js';
 
 const FAKE = resolve('config/fake-image-create');
 const dirs: string[] = [];
@@ -44,6 +44,14 @@ function build(opts: { types?: string[]; elements?: string[]; env?: Record<strin
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const md5 = (path: string) => createHash('md5').update(readFileSync(path)).digest('hex');
+
+async function waitForPidFile(pidFile: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(pidFile)) return Number(readFileSync(pidFile, 'utf8'));
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${pidFile} never appeared`);
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -131,6 +139,26 @@ describe('running disk-image-create', () => {
     expect(result).toMatchObject({ ok: false, reason: 'aborted' });
     expect(await liveGroupMembers(result.pid as number)).toBe(0);
     expect(readdirSync(imagesDir).filter((f) => f.startsWith('trusty-1.'))).toEqual(['trusty-1.log']);
+  });
+
+  it('the pid file holds the running group and goes when it ends; stopLeftoverBuild stops a group a killed builder left', async () => {
+    const { invocation, imagesDir } = build({ env: { FAKE_DIB_SLEEP: '30' } });
+    const pidFile = `${invocation.outputBase}.pid`;
+    const { logger } = capturingLogger();
+    const controller = new AbortController();
+    const running = runDiskImageCreate(invocation, {
+      logger, logFile: `${invocation.outputBase}.log`, timeoutMs: 60_000, killGraceMs: 1_000, signal: controller.signal, pidFile,
+    });
+    const pgid = await waitForPidFile(pidFile);
+    expect(await liveGroupMembers(pgid)).toBeGreaterThan(0);
+    // As if this builder had died: another one finds the pid file and stops the group.
+    expect(await stopLeftoverBuild(pidFile)).toBe(true);
+    expect(await liveGroupMembers(pgid)).toBe(0);
+    expect(existsSync(pidFile)).toBe(false);
+    controller.abort();
+    await running;
+    expect(readdirSync(imagesDir).filter((f) => f.endsWith('.pid'))).toEqual([]);
+    expect(await stopLeftoverBuild(pidFile)).toBe(false);
   });
 
   it('an unknown element fails the build with MissingElementException in the log', async () => {
