@@ -100,9 +100,18 @@ export class RunningDaemon {
 
 /** Starts `nodepoold -d -c FILE ...` from the compiled output. */
 export function startNodepoold(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDaemon {
-  const compiled = `${PROJECT_ROOT}dist/src/cli/nodepoold.js`;
+  return startCompiled('nodepoold', args, env);
+}
+
+/** Starts `nodepool-builder -d -c FILE ...` from the compiled output. */
+export function startBuilder(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDaemon {
+  return startCompiled('nodepool-builder', args, env);
+}
+
+function startCompiled(program: 'nodepoold' | 'nodepool-builder', args: readonly string[], env: NodeJS.ProcessEnv): RunningDaemon {
+  const compiled = `${PROJECT_ROOT}dist/src/cli/${program}.js`;
   if (!existsSync(compiled)) throw new Error(`${compiled} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [`${PROJECT_ROOT}bin/nodepoold.js`, '-d', ...args], {
+  const child = spawn(process.execPath, [`${PROJECT_ROOT}bin/${program}.js`, '-d', ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NODEPOOL_DBURI: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
