@@ -1,0 +1,63 @@
+import type { AnyActorRef } from 'xstate';
+import { prepareDaemon, type PreparedDaemon } from './daemon-programs.js';
+import { detach, nextSignal, within } from './daemonize.js';
+import { processOutput } from './output.js';
+import { claimPidFile } from './pid-file.js';
+import { onSigusr2 } from './usr2.js';
+
+/** What a daemon runs once its configuration is valid and its database open. */
+export interface DaemonWork {
+  start(): Promise<void>;
+  /** Stops starting work and persists what is in flight. */
+  stop(): Promise<void>;
+  /** The root actors that SIGUSR2 dumps. */
+  actors(): (AnyActorRef | undefined)[];
+}
+
+export interface DaemonLifecycle {
+  name: 'nodepoold' | 'nodepool-builder';
+  /** The logger the lifecycle's own lines go to. */
+  logger: string;
+  options: { c: string; s?: string; l?: string; d?: boolean; p?: string };
+  argv: readonly string[];
+  /** How long a graceful stop may take before the process exits anyway. */
+  stopTimeoutMs: number;
+  work(prepared: PreparedDaemon): DaemonWork;
+}
+
+/**
+ * How both daemons live: without -d they validate in the foreground and
+ * detach; with -d they claim the pid file, prepare, run their work until
+ * SIGINT or SIGTERM, stop it within the bound and release everything.
+ */
+export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
+  const { name, options } = daemon;
+  if (!options.d) {
+    // Validate in the foreground, so a bad configuration is refused where the operator sees it.
+    const { db } = await prepareDaemon(name, options);
+    await db.close();
+    processOutput.out(`${name}: running in the background with pid ${detach(daemon.argv)}`);
+    return;
+  }
+  const releasePidFile = options.p ? claimPidFile(options.p) : () => {};
+  let prepared: PreparedDaemon;
+  try {
+    prepared = await prepareDaemon(name, options);
+  } catch (err) {
+    releasePidFile();
+    throw err;
+  }
+  const log = prepared.logging.get(daemon.logger);
+  const work = daemon.work(prepared);
+  const offUsr2 = onSigusr2(log, () => work.actors());
+  try {
+    await work.start();
+    const signal = await nextSignal(['SIGINT', 'SIGTERM']);
+    log.info({ signal }, 'stopping');
+    if (!(await within(work.stop(), daemon.stopTimeoutMs))) log.warn('work did not stop in time; it resumes at the next start');
+  } finally {
+    offUsr2();
+    await prepared.db.close();
+    releasePidFile();
+  }
+}
