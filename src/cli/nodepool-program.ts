@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from '../version.js';
+import { listAlienImages, listAlienServers } from './commands/aliens.js';
 import { validateConfig } from './commands/config-validate.js';
 import { deleteNodeNow } from './commands/delete-now.js';
 import { deleteBuild, deleteUpload, listBuilds, listUploads, requestBuild } from './commands/images.js';
 import { createJob, deleteJob, listJobs } from './commands/jobs.js';
 import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from './commands/nodes.js';
 import { withContext } from './context.js';
-import { CommandFailure } from './failure.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 import { processOutput, type Output } from './output.js';
 import { parseCount, parseId } from './parse-args.js';
@@ -16,16 +16,6 @@ export const SUBCOMMANDS = [
   'list', 'image-list', 'dib-image-list', 'image-build', 'alien-list', 'alien-image-list', 'hold', 'delete',
   'image-delete', 'dib-image-delete', 'config-validate', 'job-list', 'job-create', 'job-delete',
 ] as const;
-
-/** Subcommands whose issue has not landed yet: they say so and exit 1. */
-const NOT_YET_AVAILABLE: Record<string, { description: string; args?: string[]; options?: Option[] }> = {
-  'alien-list': { description: 'list nodes not accounted for by nodepool', args: ['[provider]'], options: [jsonOption()] },
-  'alien-image-list': {
-    description: 'list images not accounted for by nodepool',
-    args: ['[provider]'],
-    options: [jsonOption()],
-  },
-};
 
 function jsonOption(): Option {
   return new Option('--json', 'print the rows as JSON');
@@ -48,7 +38,8 @@ export function nodepoolProgram(output: Output): Command {
     return { config: opts.c, secure: opts.s, logconfig: opts.l, debug: opts.debug };
   };
 
-  const define: Record<string, (command: Command) => void> = {
+  // Every subcommand, or the type check fails.
+  const define: Record<(typeof SUBCOMMANDS)[number], (command: Command) => void> = {
     list: (command) =>
       command
         .description('list nodes')
@@ -79,6 +70,22 @@ export function nodepoolProgram(output: Output): Command {
           // The refusal names the configuration file the image was looked up in.
           await withContext(options, ({ db, config }) => requestBuild(db, config, options.config, output, image));
         }),
+    'alien-list': (command) =>
+      command
+        .description('list nodes not accounted for by nodepool')
+        .argument('[provider]', 'provider name')
+        .addOption(jsonOption())
+        .action(async (provider: string | undefined, options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), ({ db, config }) => listAlienServers(db, config, output, { ...options, provider })),
+        ),
+    'alien-image-list': (command) =>
+      command
+        .description('list images not accounted for by nodepool')
+        .argument('[provider]', 'provider name')
+        .addOption(jsonOption())
+        .action(async (provider: string | undefined, options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), ({ db, config }) => listAlienImages(db, config, output, { ...options, provider })),
+        ),
     hold: (command) =>
       command
         .description('place a node in the HOLD state')
@@ -141,19 +148,9 @@ export function nodepoolProgram(output: Output): Command {
           withContext(globals(cmd), ({ db }) => deleteJob(db, id)),
         ),
   };
-  for (const [name, spec] of Object.entries(NOT_YET_AVAILABLE)) {
-    define[name] = (command) => {
-      command.description(spec.description);
-      for (const arg of spec.args ?? []) command.argument(arg);
-      for (const option of spec.options ?? []) command.addOption(option);
-      command.action(() => {
-        throw new CommandFailure(`${name} is not available yet`);
-      });
-    };
-  }
 
   // Upstream's order, so `--help` reads as operators know it.
-  for (const name of SUBCOMMANDS) define[name]?.(program.command(name).helpOption('-h, --help', 'show this help message and exit'));
+  for (const name of SUBCOMMANDS) define[name](program.command(name).helpOption('-h, --help', 'show this help message and exit'));
   return program;
 }
 

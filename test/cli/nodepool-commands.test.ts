@@ -187,16 +187,6 @@ describe('nodepool commands without a database', () => {
     }
   });
 
-  it('commands whose work has not landed say so and exit 1', async () => {
-    const dir = tempDir();
-    const configFile = writeConfigFile(dir, minimalConfig({ dburi: `sqlite:${join(dir, 'np.db')}` }));
-    for (const args of [['alien-list'], ['alien-image-list', 'fake-a']]) {
-      const result = await runExecutable('nodepool', ['-c', configFile, ...args]);
-      expect(result.code, args.join(' ')).toBe(1);
-      expect(result.stderr, args.join(' ')).toMatch(/is not available yet/);
-    }
-  });
-
   it('config-validate says a good file is valid and exits 0', async () => {
     const dir = tempDir();
     const configFile = writeConfigFile(dir, minimalConfig());
