@@ -3,25 +3,23 @@ import type { Provider } from '../config/types.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ProviderDriver } from './driver.js';
 import { createFakeDriver } from './fake/index.js';
+import { OpenStackDriver } from './openstack/index.js';
 
 export interface DriverOptions {
   /** Time for the simulated cloud's latencies and transitions; default the system clock. */
   clock?: Clock;
 }
 
-/** A driver kind the configuration accepts but this version cannot drive yet. */
-export class DriverUnavailable extends Error {
-  constructor(readonly driver: string) {
-    super(`driver ${driver} is not available yet`);
-    this.name = 'DriverUnavailable';
-  }
-}
-
+/**
+ * A provider's driver. Throws a DriverError (kind `auth`) when the provider's
+ * settings cannot make one, e.g. an openstack provider without credentials
+ * or a `cloud:` that clouds.yaml does not define.
+ */
 export function createDriver(provider: Provider, options: DriverOptions = {}): ProviderDriver {
   switch (provider.driver) {
     case 'fake':
       return createFakeDriver(provider, { clock: options.clock });
-    default:
-      throw new DriverUnavailable(provider.driver);
+    case 'openstack':
+      return new OpenStackDriver(provider);
   }
 }

@@ -3,9 +3,9 @@ import { createActor, fromPromise, type Actor, type AnyActorRef, type Inspection
 import { describeDiff, type NodepoolConfig } from '../config/index.js';
 import type { Provider } from '../config/types.js';
 import type { ChangeRecord, Database, NodeRecord, SubnodeRecord } from '../db/index.js';
-import { createDriver, DriverUnavailable } from '../drivers/factory.js';
+import { createDriver } from '../drivers/factory.js';
 import { FakeDriver } from '../drivers/fake/index.js';
-import type { ProviderDriver } from '../drivers/driver.js';
+import { DriverError, type ProviderDriver } from '../drivers/driver.js';
 import type { Logger, Logging } from '../log/index.js';
 import { clockScheduler, pollChanges, watchConfig } from '../streams/index.js';
 import { nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
@@ -219,7 +219,7 @@ export class NodePool {
     try {
       driver = createDriver(provider, { clock: this.clock });
     } catch (err) {
-      if (!(err instanceof DriverUnavailable)) throw err;
+      if (!(err instanceof DriverError)) throw err;
       this.log.error({ provider: provider.name }, `provider ${provider.name}: ${err.message}; it launches nothing`);
       return undefined;
     }

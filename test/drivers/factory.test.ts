@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { Provider } from '../../src/config/types.js';
-import { createDriver, DriverUnavailable } from '../../src/drivers/factory.js';
+import { DriverError } from '../../src/drivers/driver.js';
+import { createDriver } from '../../src/drivers/factory.js';
+import { OpenStackDriver } from '../../src/drivers/openstack/index.js';
 import { FakeDriver } from '../../src/drivers/fake/index.js';
 import { minimalConfig, tempDir, writeConfigFile } from '../support/config-files.js';
 
@@ -18,9 +20,18 @@ describe('createDriver', () => {
     await driver.close();
   });
 
-  it('says clearly that the openstack driver is not available yet', () => {
+  it('gives an openstack provider with inline credentials the OpenStack driver', async () => {
+    const provider: Provider = {
+      ...fakeProvider(), driver: 'openstack', username: 'nodepool', password: 'secret', projectName: 'nodepool', authUrl: 'http://127.0.0.1:5000',
+    };
+    const driver = createDriver(provider);
+    expect(driver).toBeInstanceOf(OpenStackDriver);
+    await driver.close();
+  });
+
+  it('refuses an openstack provider without credentials, saying what to set', () => {
     const provider: Provider = { ...fakeProvider(), driver: 'openstack' };
-    expect(() => createDriver(provider)).toThrow(DriverUnavailable);
-    expect(() => createDriver(provider)).toThrow('driver openstack is not available yet');
+    expect(() => createDriver(provider)).toThrow(DriverError);
+    expect(() => createDriver(provider)).toThrow('provider fake-a: no credentials: set `cloud:` (an entry of clouds.yaml) or username, password, project and auth-url');
   });
 });

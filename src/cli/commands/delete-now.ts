@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Provider } from '../../config/types.js';
 import type { Database, NodeRecord } from '../../db/index.js';
 import { DriverError, type ProviderDriver, type Server } from '../../drivers/driver.js';
-import { createDriver, DriverUnavailable } from '../../drivers/factory.js';
+import { createDriver } from '../../drivers/factory.js';
 import { leaseOwner, nodeDeleteLease, NODE_DELETE_LEASE_TTL_MS } from '../../runtime/node-lease.js';
 import { nodeIdFromMetadata } from '../../runtime/server-metadata.js';
 import type { NodepoolConfig } from '../../config/index.js';
@@ -75,7 +75,7 @@ function driverFor(provider: Provider, id: number): ProviderDriver | undefined {
   try {
     return createDriver(provider);
   } catch (err) {
-    if (err instanceof DriverUnavailable) {
+    if (err instanceof DriverError) {
       throw new CommandFailure(`Node ${id} cannot be deleted now: provider ${provider.name}: ${err.message}`);
     }
     throw err;
