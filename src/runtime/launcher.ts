@@ -74,6 +74,8 @@ export class Launcher {
     const rows = await this.deps.db.nodes.list();
     const subnodes = await this.deps.db.subnodes.list();
     const usableImages = await this.usableImages(config);
+    const quotaHeadroom: Record<string, number | undefined> = {};
+    for (const runtime of this.deps.providers()) quotaHeadroom[runtime.name] = await runtime.quotaHeadroom();
     const result = allocate({
       config,
       nodes: tally(rows),
@@ -82,6 +84,7 @@ export class Launcher {
       usableImages,
       demand: this.deps.demand?.() ?? {},
       history: this.history,
+      quotaHeadroom,
     });
     this.history = result.history;
     this.logShortfalls(result.labels);
@@ -111,6 +114,7 @@ export class Launcher {
         launches.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
       }
     }
+    for (const runtime of this.deps.providers()) runtime.noteLaunched(launches.filter((l) => l.provider === runtime.name).length);
     if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
     return launches;
   }

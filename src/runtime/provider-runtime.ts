@@ -9,6 +9,8 @@ import { nodeIdFromMetadata, subnodeIdFromMetadata } from './server-metadata.js'
 
 /** How long a listed set of cloud images is trusted before it is asked for again. */
 const IMAGE_LIST_TTL_MS = 60_000;
+/** How long the cloud's quota is trusted; launches made since are subtracted meanwhile. */
+const QUOTA_TTL_MS = 30_000;
 
 /** An image to boot from: the cloud's id, and the upload record it came from (if any). */
 export interface BootImage {
@@ -27,6 +29,7 @@ export class ProviderRuntime {
   private firstList: Promise<Server[]> | undefined;
   private flavors: Promise<Flavor[]> | undefined;
   private images: { at: number; list: Promise<CloudImage[]> } | undefined;
+  private quota: { at: number; headroom: number } | undefined;
 
   constructor(
     public provider: Provider,
@@ -107,6 +110,35 @@ export class ProviderRuntime {
     if (this.provider.driver !== 'fake') return undefined;
     const named = (await this.cloudImages()).find((i) => i.name === image.name && i.status === 'active');
     return named ? { imageId: named.id, uploadId: null } : undefined;
+  }
+
+  /**
+   * How many more servers the cloud's quota lets this provider start
+   * (**beyond** 0.4): the least of the instances, cores and RAM left, counted
+   * in the largest flavor its images use. Undefined when the cloud will not
+   * say (the provider is then bounded by max-servers alone).
+   */
+  async quotaHeadroom(): Promise<number | undefined> {
+    const now = this.clock.now();
+    if (this.quota && now - this.quota.at < QUOTA_TTL_MS) return this.quota.headroom;
+    try {
+      const quota = await this.queue.run('getQuota', () => this.driver.getQuota());
+      const flavors = await Promise.all(this.provider.images.map((image) => this.flavorFor(image)));
+      const ram = Math.max(1, ...flavors.map((f) => f.ram));
+      const vcpus = Math.max(1, ...flavors.map((f) => f.vcpus));
+      const left = (q: { limit: number; used: number }, per: number) => (q.limit < 0 ? Infinity : Math.floor((q.limit - q.used) / per));
+      const headroom = Math.max(0, Math.min(left(quota.instances, 1), left(quota.cores, vcpus), left(quota.ram, ram)));
+      this.quota = { at: now, headroom };
+      return headroom;
+    } catch (err) {
+      this.log.debug({ err }, 'quota unknown; max-servers alone bounds the provider');
+      return undefined;
+    }
+  }
+
+  /** Servers just launched here count against the quota until it is asked for again. */
+  noteLaunched(servers: number): void {
+    if (this.quota) this.quota.headroom = Math.max(0, this.quota.headroom - servers);
   }
 
   private cloudImages(): Promise<CloudImage[]> {
