@@ -39,6 +39,11 @@ export interface TestSshServerOptions {
   dropFirstConnections?: number;
   /** Refuse the right key on this many connections first. */
   rejectFirstLogins?: number;
+  /**
+   * More addresses the same server answers on, e.g. every loopback address a
+   * cloud simulator hands its servers, on port 22 (needs root).
+   */
+  alsoListenOn?: { host: string; port: number }[];
 }
 
 export interface AuthRecord {
@@ -336,6 +341,15 @@ export async function startSshServer(options: TestSshServerOptions): Promise<Tes
   });
   listening.catch(() => {}); // awaited by whoever cares; a late bind failure must not be unhandled
   if (!options.listenAfterMs) await listening;
+  const extraFronts: NetServer[] = [];
+  for (const { host, port: extraPort } of options.alsoListenOn ?? []) {
+    const extra = createNetServer((socket) => front.emit('connection', socket));
+    await new Promise<void>((resolve, reject) => {
+      extra.once('error', reject);
+      extra.listen(extraPort, host, () => resolve());
+    });
+    extraFronts.push(extra);
+  }
 
   return {
     host: '127.0.0.1',
@@ -354,6 +368,7 @@ export async function startSshServer(options: TestSshServerOptions): Promise<Tes
       for (const child of children) child.kill('SIGKILL');
       for (const socket of sockets) socket.destroy();
       if (front.listening) await new Promise<void>((resolve) => front.close(() => resolve()));
+      for (const extra of extraFronts) await new Promise<void>((resolve) => extra.close(() => resolve()));
       await rm(root, { recursive: true, force: true });
     },
   };
