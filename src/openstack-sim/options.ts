@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../runtime/clock.js';
+import { seededRandom } from '../drivers/fake/random.js';
 import type { FailureRule } from './faults.js';
 
 /** A flavor as the simulator seeds it; the id defaults to a fresh UUID, as `openstack flavor create` gives. */
@@ -183,16 +184,4 @@ export function resolveOptions(options: OpenStackSimulatorOptions): ResolvedOpti
 function toRegExp(pattern: RegExp | string | undefined): RegExp | undefined {
   if (pattern === undefined || pattern instanceof RegExp) return pattern;
   return new RegExp(pattern);
-}
-
-/** mulberry32: the same error draws on every run of a seeded test. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
