@@ -78,7 +78,8 @@ describe('nodepool against the real OpenStack on this machine', () => {
     const config = (minReady: number, withImages: boolean) => ({
       dburi,
       'images-dir': join(dir, 'images'),
-      labels: [{ name: 'small', image: 'debian', 'min-ready': minReady, providers: [{ name: 'local' }] }],
+      // Without images the label must be disabled and list no provider, or the file is (rightly) refused.
+      labels: [{ name: 'small', image: 'debian', 'min-ready': withImages ? minReady : -1, providers: withImages ? [{ name: 'local' }] : [] }],
       providers: [{
         name: 'local',
         cloud: 'local',
