@@ -79,7 +79,7 @@ export class ImageBuilder {
     this.ownClouds = options.clouds === undefined;
     this.clouds = options.clouds ?? new OwnDrivers(this.clock);
     this.persistence = new ImagePersistence(options.db, this.log, (actorId) => {
-      this.log.warn({ actor: actorId }, `the record of ${actorId} is gone; stopping its actor`);
+      this.log.warn({ actor: actorId }, `the record of ${actorId} is gone; the next survey stops its actor`);
     });
     this.survey = new BuilderSurvey({
       db: options.db,
