@@ -26,4 +26,27 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // The model both simulated clouds share is pure and sits below them (docs/architecture.md).
+    files: ['src/simulated-cloud/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'child_process', 'net', 'http', 'https'], message: 'src/simulated-cloud/ is pure: no I/O.' },
+          { regex: '^\\.\\./(?!core/|config/types\\.js$)', message: 'src/simulated-cloud/ may import only src/core/ and src/config/types.ts.' },
+        ],
+      }],
+    },
+  },
+  {
+    // The OpenStack simulator is a tool, not part of the daemons: it shares the simulated cloud's model and nothing else.
+    files: ['src/tools/openstack-simulator/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^\\.\\./\\.\\./(?!core/|simulated-cloud/)', message: 'The OpenStack simulator may import only src/core/ and src/simulated-cloud/.' },
+        ],
+      }],
+    },
+  },
 );

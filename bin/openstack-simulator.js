@@ -1,2 +1,2 @@
 #!/usr/bin/env node
-import '../dist/src/openstack-sim/main.js';
+import '../dist/src/tools/openstack-simulator/main.js';

@@ -4,7 +4,7 @@
 // See docs/allocation.md.
 import { performance } from 'node:perf_hooks';
 import { allocate, emptyHistory } from '../dist/src/allocation/index.js';
-import { seededRandom } from '../dist/src/drivers/fake/random.js';
+import { seededRandom } from '../dist/src/simulated-cloud/random.js';
 
 const [labelCount = 1000, providerCount = 10, runs = 20] = process.argv.slice(2).map(Number);
 

@@ -7,7 +7,7 @@ import type {
   NodeState,
   NodeTally,
 } from '../../src/allocation/index.js';
-import { seededRandom } from '../../src/drivers/fake/random.js';
+import { seededRandom } from '../../src/simulated-cloud/random.js';
 
 export function label(
   name: string,

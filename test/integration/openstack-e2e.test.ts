@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
-import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/openstack-sim/index.js';
+import { startOpenStackSimulator, type OpenStackSimulator } from '../../src/tools/openstack-simulator/index.js';
 import { runExecutable } from '../support/cli.js';
 import { FAKE_IMAGE_CREATE, tempDir, writeConfigFile } from '../support/config-files.js';
 import { startBuilder, startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';

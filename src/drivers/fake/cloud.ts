@@ -1,6 +1,10 @@
 import { resolve } from 'node:path';
 import type { FakeCloudSettings } from '../../config/types.js';
-import { systemClock, type Clock } from '../../runtime/clock.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import {
+  BUILD_STATUS, imageStatus, isGone, quotaExceeded, quotaUsage, requestDelete, shownBuildPhase, startServerLife,
+  type BuildOutcome, type QuotaUsage,
+} from '../../simulated-cloud/index.js';
 import {
   DriverError,
   type CloudImage,
@@ -14,7 +18,7 @@ import {
 import { hashFile } from './hash-file.js';
 import { closedError, Latency } from './latency.js';
 import { badRequest, checkServerRequest } from './server-request.js';
-import { imageStatus, isGone, type BuildOutcome, type FakeCloudState, type StoredImage, type StoredServer } from './state.js';
+import type { FakeCloudState, StoredImage, StoredServer } from './state.js';
 import { FileStore, MemoryStore, type Store } from './store.js';
 
 export interface FakeCloudOptions {
@@ -41,8 +45,10 @@ const NOVA_500 = 'The server has either erred or is incapable of performing the 
  * A small OpenStack-like cloud inside the process: flavors, images, servers,
  * floating IPs and quota, with the latencies and failure rates of a provider's
  * `fake:` settings. Servers move BUILD -> ACTIVE/ERROR (or stay in BUILD) and
- * deletes complete as clock time passes; every change is written to the state
- * file when there is one. Many drivers may share one cloud (see registry.ts).
+ * deletes complete as clock time passes, as the model shared with the
+ * OpenStack simulator says (src/simulated-cloud/); every change is written to
+ * the state file when there is one. Many drivers may share one cloud (see
+ * registry.ts).
  */
 export class FakeCloud {
   /** Calls received per operation, failed ones included (seeding and inspection are not counted). */
@@ -126,9 +132,7 @@ export class FakeCloud {
     }
     this.store.update((state) => {
       const s = state.servers.find((x) => x.id === id);
-      if (!s || s.deleteRequestedAt !== undefined) return;
-      s.deleteRequestedAt = now;
-      s.goneAt = now + seconds(this.current.latency.delete);
+      if (s) requestDelete(s, now, seconds(this.current.latency.delete));
     });
   }
 
@@ -277,14 +281,9 @@ export class FakeCloud {
     return this.current.flavors.map((f) => ({ id: f.name, name: f.name, ram: f.ram, vcpus: f.vcpus }));
   }
 
-  private used(state: FakeCloudState): { instances: number; cores: number; ram: number } {
-    const now = this.clock.now();
-    const live = state.servers.filter((s) => !isGone(s, now));
-    return {
-      instances: live.length,
-      cores: live.reduce((sum, s) => sum + s.vcpus, 0),
-      ram: live.reduce((sum, s) => sum + s.ram, 0),
-    };
+  /** By the flavor each server was created with (kept on the server). */
+  private used(state: FakeCloudState): QuotaUsage {
+    return quotaUsage(state.servers, this.clock.now(), (s) => s);
   }
 
   /** Validates flavor, image and quota against the state, then records the server. */
@@ -298,6 +297,7 @@ export class FakeCloud {
     this.checkQuota(state, flavor);
     const n = state.counters.address++;
     const server: StoredServer = {
+      ...startServerLife(now, outcome, seconds(this.current.latency.active)),
       id: nextId(state, 'server'),
       name: request.name,
       metadata: { ...request.metadata },
@@ -309,9 +309,6 @@ export class FakeCloud {
       ...(request.keyName !== undefined && { keyName: request.keyName }),
       ...(request.configDrive !== undefined && { configDrive: request.configDrive }),
       ...(request.networks !== undefined && { networks: request.networks.map((x) => ({ ...x })) }),
-      createdAt: now,
-      outcome,
-      ...(outcome !== 'stuck' && { buildEndsAt: now + seconds(this.current.latency.active) }),
       ...(outcome === 'error' && { fault: NO_VALID_HOST }),
       addresses: { publicV4: `127.10.${(n >> 8) & 255}.${n & 255}`, privateV4: `127.20.${(n >> 8) & 255}.${n & 255}` },
     };
@@ -320,22 +317,8 @@ export class FakeCloud {
   }
 
   private checkQuota(state: FakeCloudState, flavor: Flavor): void {
-    const used = this.used(state);
-    const limits = this.current.quota;
-    const asks = [
-      ['instances', 1, used.instances, limits.instances],
-      ['cores', flavor.vcpus, used.cores, limits.cores],
-      ['ram', flavor.ram, used.ram, limits.ram],
-    ] as const;
-    for (const [resource, requested, inUse, limit] of asks) {
-      if (limit >= 0 && inUse + requested > limit) {
-        throw new DriverError(
-          'quota',
-          `Quota exceeded for ${resource}: Requested ${requested}, but already used ${inUse} of ${limit} ${resource}`,
-          { service: 'compute', status: 403 },
-        );
-      }
-    }
+    const exceeded = quotaExceeded(this.current.quota, this.used(state), flavor);
+    if (exceeded !== undefined) throw new DriverError('quota', exceeded, { service: 'compute', status: 403 });
   }
 }
 
@@ -356,8 +339,7 @@ function nextId(state: FakeCloudState, kind: keyof typeof ID_PREFIX): string {
 }
 
 function viewServer(s: StoredServer, now: number): Server {
-  const built = s.buildEndsAt !== undefined && now >= s.buildEndsAt;
-  const status = !built ? 'BUILD' : s.outcome === 'active' ? 'ACTIVE' : 'ERROR';
+  const status = BUILD_STATUS[shownBuildPhase(s, now)];
   return {
     id: s.id,
     name: s.name,

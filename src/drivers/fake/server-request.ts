@@ -1,7 +1,7 @@
+import { NOVA_METADATA_LIMITS } from '../../simulated-cloud/index.js';
 import { DriverError, type CreateServerRequest } from '../driver.js';
 
-/** Nova's limits on server metadata (the metadata_items quota and the column widths). */
-export const NOVA_METADATA_LIMITS = { items: 128, keyLength: 255, valueLength: 255 } as const;
+export { NOVA_METADATA_LIMITS };
 
 /** Rejects what Nova would reject with 400 before looking at flavors, images or quota. */
 export function checkServerRequest(request: CreateServerRequest): void {

@@ -1,11 +1,15 @@
-import type { CloudImageStatus, ServerAddresses } from '../driver.js';
+import { isGone, type BuildOutcome, type ImageLife, type ServerLife } from '../../simulated-cloud/index.js';
+import type { ServerAddresses } from '../driver.js';
+
+export type { BuildOutcome };
 
 /**
  * What the fake cloud remembers, and what its state file holds. Every change
  * that happens by itself (BUILD -> ACTIVE, a delete completing, an upload
  * finishing) is stored as an absolute clock time rather than applied by a
  * timer, so the state read back after a restart carries on where it stopped:
- * a due time already past simply counts as done.
+ * a due time already past simply counts as done. What those times mean is the
+ * shared model's (src/simulated-cloud/); this file is only their format.
  */
 export interface FakeCloudState {
   version: 1;
@@ -16,10 +20,8 @@ export interface FakeCloudState {
   floatingIps: StoredFloatingIp[];
 }
 
-/** How a server's build ends, decided (with the failure rates) when it is created. */
-export type BuildOutcome = 'active' | 'error' | 'stuck';
-
-export interface StoredServer {
+/** A server: its life (createdAt, outcome, buildEndsAt, deleteRequestedAt, goneAt) and what it was created with. */
+export interface StoredServer extends ServerLife {
   id: string;
   name: string;
   metadata: Record<string, string>;
@@ -32,20 +34,13 @@ export interface StoredServer {
   keyName?: string;
   configDrive?: boolean;
   networks?: { id?: string; name?: string }[];
-  /** Clock ms. */
-  createdAt: number;
-  outcome: BuildOutcome;
-  /** Clock ms when BUILD ends; absent when the server is stuck in BUILD. */
-  buildEndsAt?: number;
   fault?: string;
   /** Assigned at creation, shown once ACTIVE. */
   addresses: ServerAddresses;
-  /** Clock ms of the accepted delete, and of the server's disappearance. */
-  deleteRequestedAt?: number;
-  goneAt?: number;
 }
 
-export interface StoredImage {
+/** An image: saving from its creation (the upload) until activeAt, clock ms. */
+export interface StoredImage extends ImageLife {
   id: string;
   name: string;
   properties: Record<string, string>;
@@ -72,14 +67,6 @@ export function emptyState(): FakeCloudState {
     images: [],
     floatingIps: [],
   };
-}
-
-export function imageStatus(image: StoredImage, now: number): CloudImageStatus {
-  return now >= image.activeAt ? 'active' : 'saving';
-}
-
-export function isGone(server: StoredServer, now: number): boolean {
-  return server.goneAt !== undefined && now >= server.goneAt;
 }
 
 /** Drops what has finished disappearing, so the file does not grow forever. */

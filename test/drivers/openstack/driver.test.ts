@@ -1,6 +1,6 @@
 /**
  * The OpenStack driver over real HTTP against the OpenStack simulator
- * (src/openstack-sim), one call at a time: what it sends, what it makes of
+ * (src/tools/openstack-simulator), one call at a time: what it sends, what it makes of
  * the answers, and how it lives through errors.
  */
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Provider } from '../../../src/config/types.js';
 import { DriverError } from '../../../src/drivers/driver.js';
 import { connectionFor, OpenStackDriver } from '../../../src/drivers/openstack/index.js';
-import { startOpenStackSimulator, type OpenStackSimulator } from '../../../src/openstack-sim/index.js';
+import { startOpenStackSimulator, type OpenStackSimulator } from '../../../src/tools/openstack-simulator/index.js';
 import { tempDir } from '../../support/config-files.js';
 import { waitFor } from '../../support/daemon.js';
 

@@ -25,7 +25,7 @@ export function glanceRoutes(): Route[] {
     route('GET', '/image/versions', (ctx) => versions(ctx, 200), false),
     route('GET', '/image/v2/images', listImages),
     route('POST', '/image/v2/images', createImage),
-    route('GET', '/image/v2/images/{id}', (ctx) => json(200, imageView(findImage(ctx)))),
+    route('GET', '/image/v2/images/{id}', (ctx) => json(200, imageView(ctx, findImage(ctx)))),
     route('DELETE', '/image/v2/images/{id}', deleteImage),
     route('PUT', '/image/v2/images/{id}/file', uploadImage),
   ];
@@ -39,7 +39,7 @@ function versions(ctx: RequestContext, status: number): Reply {
 }
 
 /** glance/api/v2/images.py ResponseSerializer._format_image, default configuration (no locations shown). */
-export function imageView(image: Image): Record<string, unknown> {
+export function imageView(ctx: Pick<RequestContext, 'state'>, image: Image): Record<string, unknown> {
   return {
     ...image.properties,
     name: image.name,
@@ -48,7 +48,7 @@ export function imageView(image: Image): Record<string, unknown> {
     visibility: image.visibility,
     size: image.size,
     virtual_size: null,
-    status: image.status,
+    status: ctx.state.images.status(image),
     checksum: image.checksum,
     protected: image.protected,
     min_ram: image.minRam,
@@ -68,7 +68,7 @@ export function imageView(image: Image): Record<string, unknown> {
 }
 
 function visible(image: Image, token: Token): boolean {
-  return image.status !== 'deleted' && (image.owner === token.project.id || image.visibility === 'public');
+  return image.owner === token.project.id || image.visibility === 'public';
 }
 
 function findImage(ctx: RequestContext): Image {
@@ -122,7 +122,7 @@ async function createImage(ctx: RequestContext): Promise<Reply> {
     owner: token.project.id,
     properties,
   });
-  return json(201, imageView(image), {
+  return json(201, imageView(ctx, image), {
     Location: `${ctx.endpoints.image}/v2/images/${image.id}`,
     'OpenStack-image-import-methods': 'glance-direct,web-download,copy-image',
   });
@@ -145,26 +145,27 @@ async function uploadImage(ctx: RequestContext): Promise<Reply> {
     await drain(ctx.req);
     throw new ApiError(415, `Invalid content type ${type ?? ''}`);
   }
-  if (image.status !== 'queued') {
+  const { images } = ctx.state;
+  const status = images.status(image);
+  if (status !== 'queued') {
     await drain(ctx.req);
-    throw new ApiError(409, `Image status transition from ${image.status} to saving is not allowed`);
+    throw new ApiError(409, `Image status transition from ${status} to saving is not allowed`);
   }
   if (!image.diskFormat || !image.containerFormat) {
     await drain(ctx.req);
     const missing = ['disk_format', 'container_format'].filter((k) => (k === 'disk_format' ? !image.diskFormat : !image.containerFormat));
     throw new ApiError(400, `Propert${missing.length > 1 ? 'ies' : 'y'} ${missing.join(', ')} must be set prior to saving data.`);
   }
-  const { images } = ctx.state;
-  images.setStatus(image, 'saving');
+  images.startUpload(image);
   const hasher = new ImageHasher(images.hashAlgorithm);
   try {
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) hasher.update(chunk);
   } catch (error) {
-    images.setStatus(image, 'queued');
+    images.abandonUpload(image);
     throw error;
   }
   if (!ctx.req.complete) {
-    images.setStatus(image, 'queued');
+    images.abandonUpload(image);
     throw new ApiError(400, 'Upload interrupted');
   }
   // Deleted while the data was coming in: nothing left to activate.
@@ -176,7 +177,6 @@ async function uploadImage(ctx: RequestContext): Promise<Reply> {
 function deleteImage(ctx: RequestContext): Reply {
   const image = findImage(ctx);
   if (image.protected) throw new ApiError(403, `Image ${image.id} is protected and cannot be deleted.`);
-  ctx.state.images.setStatus(image, 'deleted');
   ctx.state.images.images.delete(image.id);
   return noContent();
 }
@@ -189,8 +189,8 @@ function listImages(ctx: RequestContext): Reply {
   const limit = pageSize(params.get('limit'));
   const sortKey = params.get('sort_key') ?? 'created_at';
   const sortDir = params.get('sort_dir') ?? 'desc';
-  let images = [...ctx.state.images.images.values()].filter((i) => visible(i, token) && matchesFilters(i, params));
-  images.sort((a, b) => compareImages(a, b, sortKey) * (sortDir === 'asc' ? 1 : -1));
+  let images = [...ctx.state.images.images.values()].filter((i) => visible(i, token) && matchesFilters(ctx, i, params));
+  images.sort((a, b) => compareImages(ctx, a, b, sortKey) * (sortDir === 'asc' ? 1 : -1));
   const marker = params.get('marker');
   if (marker !== null) {
     const index = images.findIndex((i) => i.id === marker);
@@ -201,7 +201,7 @@ function listImages(ctx: RequestContext): Reply {
   params.delete('marker');
   const query = params.toString();
   const body: Record<string, unknown> = {
-    images: page.map(imageView),
+    images: page.map((i) => imageView(ctx, i)),
     first: query ? `/v2/images?${query}` : '/v2/images',
     schema: '/v2/schemas/images',
   };
@@ -222,8 +222,8 @@ function pageSize(text: string | null): number {
 
 const NOT_FILTERS = new Set(['limit', 'marker', 'sort_key', 'sort_dir', 'sort']);
 
-function matchesFilters(image: Image, params: URLSearchParams): boolean {
-  const view = imageView(image);
+function matchesFilters(ctx: RequestContext, image: Image, params: URLSearchParams): boolean {
+  const view = imageView(ctx, image);
   for (const [key, value] of params) {
     if (NOT_FILTERS.has(key)) continue;
     if (String(view[key] ?? '') !== value) return false;
@@ -231,9 +231,9 @@ function matchesFilters(image: Image, params: URLSearchParams): boolean {
   return true;
 }
 
-function compareImages(a: Image, b: Image, key: string): number {
-  const va = imageView(a)[key];
-  const vb = imageView(b)[key];
+function compareImages(ctx: RequestContext, a: Image, b: Image, key: string): number {
+  const va = imageView(ctx, a)[key];
+  const vb = imageView(ctx, b)[key];
   const primary = String(va ?? '').localeCompare(String(vb ?? ''), undefined, { numeric: true });
   return primary !== 0 ? primary : a.createdAt - b.createdAt || a.id.localeCompare(b.id);
 }

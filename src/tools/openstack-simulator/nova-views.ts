@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Flavor, LivePhase, Server, ServerPhase } from './compute-store.js';
+import { BUILD_STATUS } from '../../simulated-cloud/index.js';
+import { builtAt, spawningFrom, type Flavor, type LivePhase, type Server } from './compute-store.js';
 import type { Port } from './network-store.js';
 import type { RequestContext } from './router.js';
 import { isoMicros, isoSeconds } from './time-format.js';
@@ -11,24 +12,20 @@ interface ShownState {
   power: number;
 }
 
-/** What Nova's _STATE_MAP and the fake driver give for each phase of a build. */
+/** What Nova's _STATE_MAP and the fake driver give for each phase of a build (the status is the shared model's). */
 const PHASE_STATES: Record<LivePhase, ShownState> = {
-  scheduling: { status: 'BUILD', vm: 'building', task: 'scheduling', power: 0 },
-  spawning: { status: 'BUILD', vm: 'building', task: 'spawning', power: 0 },
-  active: { status: 'ACTIVE', vm: 'active', task: null, power: 1 },
-  error: { status: 'ERROR', vm: 'error', task: null, power: 0 },
+  scheduling: { status: BUILD_STATUS.building, vm: 'building', task: 'scheduling', power: 0 },
+  spawning: { status: BUILD_STATUS.building, vm: 'building', task: 'spawning', power: 0 },
+  active: { status: BUILD_STATUS.active, vm: 'active', task: null, power: 1 },
+  error: { status: BUILD_STATUS.error, vm: 'error', task: null, power: 0 },
 };
 
 const HOST = 'compute1';
 
-/** The phase a server shows: while deleting, the one it had when the delete came, with task_state deleting. */
-export function shownPhase(server: Server, phase: ServerPhase): LivePhase {
-  return phase === 'deleting' || phase === 'gone' ? server.phaseAtDelete ?? 'active' : phase;
-}
-
-export function shownState(server: Server, phase: ServerPhase): ShownState {
-  const state = PHASE_STATES[shownPhase(server, phase)];
-  return phase === 'deleting' ? { ...state, task: 'deleting' } : state;
+/** What a server shows at `now`: while deleting, the phase it had when the delete came, with task_state deleting. */
+export function shownState(ctx: Pick<RequestContext, 'state'>, server: Server, now: number): ShownState {
+  const state = PHASE_STATES[ctx.state.compute.shownPhase(server, now)];
+  return ctx.state.compute.phase(server, now) === 'deleting' ? { ...state, task: 'deleting' } : state;
 }
 
 function links(ctx: RequestContext, collection: string, id: string, self = true): Array<{ href: string; rel: string }> {
@@ -66,14 +63,14 @@ function serverFlavor(ctx: RequestContext, flavor: Flavor): Record<string, unkno
 function updatedAt(server: Server, live: LivePhase): number {
   if (server.deleteRequestedAt !== undefined) return server.deleteRequestedAt;
   if (live === 'scheduling') return server.createdAt;
-  if (live === 'spawning') return server.createdAt + (server.readyAt - server.createdAt) / 2;
-  return server.readyAt;
+  if (live === 'spawning') return spawningFrom(server);
+  return builtAt(server);
 }
 
-/** The server as GET /servers/{id} and /servers/detail show it to a project member. */
-export function serverView(ctx: RequestContext, server: Server, phase: ServerPhase, show: boolean): Record<string, unknown> {
-  const live = shownPhase(server, phase);
-  const st = shownState(server, phase);
+/** The server as GET /servers/{id} and /servers/detail show it at `now` to a project member. */
+export function serverView(ctx: RequestContext, server: Server, now: number, show: boolean): Record<string, unknown> {
+  const live = ctx.state.compute.shownPhase(server, now);
+  const st = shownState(ctx, server, now);
   const onHost = live === 'spawning' || live === 'active';
   const ports = onHost ? ctx.state.network.portsOf(server.id) : [];
   const view: Record<string, unknown> = {
@@ -96,7 +93,7 @@ export function serverView(ctx: RequestContext, server: Server, phase: ServerPha
     'OS-EXT-AZ:availability_zone': live === 'scheduling' ? server.requestedAz ?? '' : server.availabilityZone,
     config_drive: server.configDrive ? 'True' : '',
     key_name: server.keyName,
-    'OS-SRV-USG:launched_at': live === 'active' ? isoMicros(server.readyAt) : null,
+    'OS-SRV-USG:launched_at': live === 'active' ? isoMicros(builtAt(server)) : null,
     'OS-SRV-USG:terminated_at': null,
     'OS-EXT-STS:task_state': st.task,
     'OS-EXT-STS:vm_state': st.vm,
@@ -104,7 +101,7 @@ export function serverView(ctx: RequestContext, server: Server, phase: ServerPha
     'os-extended-volumes:volumes_attached': [],
   };
   if (st.status === 'ERROR') {
-    view.fault = { code: 500, created: isoSeconds(server.readyAt), message: server.faultMessage ?? 'No valid host was found. ' };
+    view.fault = { code: 500, created: isoSeconds(builtAt(server)), message: server.faultMessage ?? 'No valid host was found. ' };
   }
   if (st.status === 'ACTIVE' || st.status === 'BUILD') view.progress = 0;
   if (ports.length > 0) view.security_groups = server.securityGroups.map((name) => ({ name }));

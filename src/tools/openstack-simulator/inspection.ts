@@ -39,8 +39,9 @@ export interface ImageSnapshot {
 }
 
 export function serverSnapshot(state: CloudState, server: Server): ServerSnapshot {
-  const phase = state.compute.phase(server, state.now());
-  const shown = shownState(server, phase);
+  const now = state.now();
+  const phase = state.compute.phase(server, now);
+  const shown = shownState({ state }, server, now);
   const addresses = state.network.portsOf(server.id).map((p) => ({
     network: state.network.networks.get(p.networkId)?.name ?? p.networkId,
     addr: p.ip,
@@ -64,11 +65,11 @@ export function serverSnapshot(state: CloudState, server: Server): ServerSnapsho
   };
 }
 
-export function imageSnapshot(image: Image): ImageSnapshot {
+export function imageSnapshot(state: CloudState, image: Image): ImageSnapshot {
   return {
     id: image.id,
     name: image.name,
-    status: image.status,
+    status: state.images.status(image),
     diskFormat: image.diskFormat,
     containerFormat: image.containerFormat,
     visibility: image.visibility,

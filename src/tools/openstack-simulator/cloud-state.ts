@@ -1,4 +1,4 @@
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { ComputeStore } from './compute-store.js';
 import { hexId } from './ids.js';
 import { IdentityStore } from './identity-store.js';

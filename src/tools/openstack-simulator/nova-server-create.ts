@@ -1,3 +1,4 @@
+import { imageStatus, NOVA_METADATA_LIMITS, quotaExceeded, startServerLife } from '../../simulated-cloud/index.js';
 import type { Flavor, Server } from './compute-store.js';
 import { ApiError, json, readJson, type Reply } from './http-kit.js';
 import type { Token } from './identity-store.js';
@@ -7,7 +8,6 @@ import { parseServerRequest, type ServerRequest } from './nova-schema.js';
 import type { RequestContext } from './router.js';
 
 export const NO_VALID_HOST = 'No valid host was found. ';
-const MAX_METADATA_ITEMS = 128;
 
 /** POST /servers: Nova's checks in Nova's order, then a server that builds on the clock. */
 export async function createServer(ctx: RequestContext): Promise<Reply> {
@@ -20,8 +20,8 @@ export async function createServer(ctx: RequestContext): Promise<Reply> {
   if (request.keyName !== undefined && !ctx.state.compute.keypair(token.user.id, request.keyName)) {
     throw new ApiError(400, 'Invalid key_name provided.');
   }
-  if (Object.keys(request.metadata).length > MAX_METADATA_ITEMS) {
-    throw new ApiError(403, `Maximum number of metadata items exceeds ${MAX_METADATA_ITEMS}`);
+  if (Object.keys(request.metadata).length > NOVA_METADATA_LIMITS.items) {
+    throw new ApiError(403, `Maximum number of metadata items exceeds ${NOVA_METADATA_LIMITS.items}`);
   }
   const attachments = resolveNetworks(ctx, request, token.project.id);
   checkQuota(ctx, flavor, token.project.id);
@@ -65,7 +65,7 @@ function checkImage(ctx: RequestContext, id: string, projectId: string): void {
   if (!image || (image.owner !== projectId && image.visibility !== 'public')) {
     throw new ApiError(400, 'Can not find requested image');
   }
-  if (image.status !== 'active') throw new ApiError(400, `Image ${id} is not active.`);
+  if (imageStatus(image, ctx.state.now()) !== 'active') throw new ApiError(400, `Image ${id} is not active.`);
 }
 
 type Attachment = { network: Network } | { port: Port };
@@ -97,19 +97,10 @@ function resolveNetworks(ctx: RequestContext, request: ServerRequest, projectId:
   });
 }
 
-/** nova/compute/utils.py check_num_instances_quota: sorted overs, requested, used, allowed. */
+/** Nova's quota check (the shared model's): a 403 naming every resource the server would exceed. */
 function checkQuota(ctx: RequestContext, flavor: Flavor, projectId: string): void {
-  const { quota } = ctx.state.compute;
-  const used = ctx.state.compute.usage(projectId, ctx.state.now());
-  const wanted = { cores: flavor.vcpus, instances: 1, ram: flavor.ram };
-  const overs = (['cores', 'instances', 'ram'] as const).filter((r) => quota[r] >= 0 && used[r] + wanted[r] > quota[r]);
-  if (overs.length === 0) return;
-  const list = (f: (r: (typeof overs)[number]) => number): string => overs.map((r) => String(f(r))).join(', ');
-  const names = overs.join(', ');
-  throw new ApiError(
-    403,
-    `Quota exceeded for ${names}: Requested ${list((r) => wanted[r])}, but already used ${list((r) => used[r])} of ${list((r) => quota[r])} ${names}`,
-  );
+  const exceeded = quotaExceeded(ctx.state.compute.quota, ctx.state.compute.usage(projectId, ctx.state.now()), flavor);
+  if (exceeded !== undefined) throw new ApiError(403, exceeded);
 }
 
 function buildServer(ctx: RequestContext, request: ServerRequest, flavor: Flavor, zone: string, token: Token): Server {
@@ -118,6 +109,7 @@ function buildServer(ctx: RequestContext, request: ServerRequest, flavor: Flavor
   const { behaviour } = state;
   const fails = behaviour.errorNamePattern?.test(request.name) === true || state.random() < behaviour.errorRate;
   return {
+    ...startServerLife(now, fails ? 'error' : 'active', behaviour.timings.activeMs),
     id: uuid(),
     name: request.name,
     projectId: token.project.id,
@@ -135,9 +127,6 @@ function buildServer(ctx: RequestContext, request: ServerRequest, flavor: Flavor
     securityGroups: request.securityGroups,
     accessIPv4: request.accessIPv4,
     accessIPv6: request.accessIPv6,
-    createdAt: now,
-    readyAt: now + behaviour.timings.activeMs,
-    outcome: fails ? 'error' : 'active',
     faultMessage: fails ? NO_VALID_HOST : undefined,
   };
 }

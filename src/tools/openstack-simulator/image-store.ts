@@ -1,13 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
+import { imageStatus, type ImageLife, type ImageLifeStatus } from '../../simulated-cloud/index.js';
 import { uuid } from './ids.js';
 import type { ImageSeed } from './options.js';
 
-export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted';
-
-export interface Image {
+/** A Glance image: its upload's life (queued, saving, active, see src/simulated-cloud/) and Glance's attributes. */
+export interface Image extends ImageLife {
   id: string;
   name: string | null;
-  status: ImageStatus;
   diskFormat: string | null;
   containerFormat: string | null;
   visibility: string;
@@ -59,10 +58,15 @@ export class ImageStore {
 
   constructor(private readonly now: () => number, readonly hashAlgorithm: 'sha512' | 'sha256') {}
 
+  /** Glance's status of the image now: queued, saving or active, from its times (src/simulated-cloud/). */
+  status(image: Image): ImageLifeStatus {
+    return imageStatus(image, this.now());
+  }
+
   create(fields: Partial<Image> & { owner: string }): Image {
     const now = this.now();
     const image: Image = {
-      id: uuid(), name: null, status: 'queued', diskFormat: null, containerFormat: null, visibility: 'shared',
+      id: uuid(), name: null, diskFormat: null, containerFormat: null, visibility: 'shared',
       protected: false, minDisk: 0, minRam: 0, osHidden: false, tags: [], properties: {}, size: null, checksum: null,
       osHashAlgo: null, osHashValue: null, sha256: null, createdAt: now, updatedAt: now, ...fields,
     };
@@ -80,16 +84,25 @@ export class ImageStore {
     return image;
   }
 
-  finishUpload(image: Image, result: ReturnType<ImageHasher['digest']>): void {
-    Object.assign(image, {
-      status: 'active', size: result.size, checksum: result.checksum, osHashAlgo: this.hashAlgorithm,
-      osHashValue: result.osHashValue, sha256: result.sha256, updatedAt: this.now(),
-    });
+  /** The data starts to come in: `saving`. */
+  startUpload(image: Image): void {
+    image.savingSince = this.now();
+    image.updatedAt = image.savingSince;
   }
 
-  setStatus(image: Image, status: ImageStatus): void {
-    image.status = status;
+  /** The client gave up midway: `queued` again, as Glance's file store leaves it. */
+  abandonUpload(image: Image): void {
+    delete image.savingSince;
     image.updatedAt = this.now();
+  }
+
+  /** The last byte is in: `active` at once, with the data's size and hashes. */
+  finishUpload(image: Image, result: ReturnType<ImageHasher['digest']>): void {
+    const now = this.now();
+    Object.assign(image, {
+      activeAt: now, size: result.size, checksum: result.checksum, osHashAlgo: this.hashAlgorithm,
+      osHashValue: result.osHashValue, sha256: result.sha256, updatedAt: now,
+    });
   }
 }
 

@@ -154,15 +154,15 @@ function simulatorHandle({ http, state, faults, routes, endpoints, port, region 
       const server = state.compute.servers.get(id);
       return server && serverSnapshot(state, server);
     },
-    images: () => [...state.images.images.values()].map(imageSnapshot),
+    images: () => [...state.images.images.values()].map((i) => imageSnapshot(state, i)),
     image: (id) => {
       const image = state.images.images.get(id);
-      return image && imageSnapshot(image);
+      return image && imageSnapshot(state, image);
     },
     networks: () => [...state.network.networks.values()].map((n) => ({ id: n.id, name: n.name, cidr: n.subnet.cidr, subnetId: n.subnet.id })),
     flavors: () => [...state.compute.flavors.values()].map((f) => ({ ...f })),
     floatingIps: () => [...state.network.floatingIps.values()].map((f) => ({ id: f.id, address: f.address, portId: f.portId, fixedIp: f.fixedIp })),
-    seedImage: (seed) => imageSnapshot(state.images.seed(seed, state.adminProjectId)),
+    seedImage: (seed) => imageSnapshot(state, state.images.seed(seed, state.adminProjectId)),
     seedNetwork: (seed) => {
       const network = state.network.addNetwork(seed, state.adminProjectId);
       return { id: network.id, subnetId: network.subnet.id };

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import {
+  buildPhase, buildSeenAt, isGone, quotaUsage, serverPhase, type QuotaLimits, type QuotaUsage, type ServerLife,
+} from '../../simulated-cloud/index.js';
 import { uuid } from './ids.js';
-import type { FlavorSeed, KeypairSeed, QuotaLimits } from './options.js';
+import type { FlavorSeed, KeypairSeed } from './options.js';
 
 export interface Flavor {
   id: string;
@@ -17,10 +20,12 @@ export interface Keypair {
   fingerprint: string;
 }
 
+/** The shared model's phases (src/simulated-cloud/), with Nova's two task states of a build. */
 export type ServerPhase = 'scheduling' | 'spawning' | 'active' | 'error' | 'deleting' | 'gone';
 export type LivePhase = Exclude<ServerPhase, 'deleting' | 'gone'>;
 
-export interface Server {
+/** A Nova server: its life (created, build end and outcome, delete) and what it was created with. */
+export interface Server extends ServerLife {
   id: string;
   name: string;
   projectId: string;
@@ -39,21 +44,7 @@ export interface Server {
   securityGroups: string[];
   accessIPv4: string;
   accessIPv6: string;
-  createdAt: number;
-  /** When BUILD ends, in ACTIVE or ERROR (`outcome`). */
-  readyAt: number;
-  outcome: 'active' | 'error';
   faultMessage?: string;
-  /** The phase shown (with task_state deleting) once a delete has arrived. */
-  phaseAtDelete?: LivePhase;
-  deleteRequestedAt?: number;
-  goneAt?: number;
-}
-
-export interface Usage {
-  instances: number;
-  cores: number;
-  ram: number;
 }
 
 /** Flavors, key pairs and servers; a server's state is worked out from its times when read. */
@@ -88,41 +79,50 @@ export class ComputeStore {
   }
 
   phase(server: Server, now: number): ServerPhase {
-    if (server.goneAt !== undefined && now >= server.goneAt) return 'gone';
-    if (server.deleteRequestedAt !== undefined) return 'deleting';
-    return this.livePhase(server, now);
+    const phase = serverPhase(server, now);
+    return phase === 'building' ? this.livePhase(server, now) : phase;
   }
 
-  /** Where the build is at `now`, ignoring any delete. */
-  livePhase(server: Server, now: number): LivePhase {
-    if (now < server.readyAt) {
-      return now < server.createdAt + (server.readyAt - server.createdAt) / 2 ? 'scheduling' : 'spawning';
-    }
-    return server.outcome;
+  /** Where the build is at `at`, ignoring any delete: a build is scheduling for its first half, then spawning. */
+  livePhase(server: Server, at: number): LivePhase {
+    const phase = buildPhase(server, at);
+    if (phase !== 'building') return phase;
+    return at < spawningFrom(server) ? 'scheduling' : 'spawning';
+  }
+
+  /** The build phase shown at `now`: once a delete has arrived, the one it had then (with task_state deleting). */
+  shownPhase(server: Server, now: number): LivePhase {
+    return this.livePhase(server, buildSeenAt(server, now));
   }
 
   /** Servers of a project that still exist at `now`, newest first (Nova's default sort). */
   visibleServers(projectId: string, now: number): Server[] {
     return [...this.servers.values()]
-      .filter((s) => s.projectId === projectId && this.phase(s, now) !== 'gone')
+      .filter((s) => s.projectId === projectId && !isGone(s, now))
       .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id));
   }
 
-  usage(projectId: string, now: number): Usage {
-    const servers = this.visibleServers(projectId, now);
-    return {
-      instances: servers.length,
-      cores: servers.reduce((n, s) => n + s.flavor.vcpus, 0),
-      ram: servers.reduce((n, s) => n + s.flavor.ram, 0),
-    };
+  usage(projectId: string, now: number): QuotaUsage {
+    const mine = [...this.servers.values()].filter((s) => s.projectId === projectId);
+    return quotaUsage(mine, now, (s) => s.flavor);
   }
 
   /** Servers whose delete has completed by `now`; the caller frees their ports. */
   takeGone(now: number): Server[] {
-    const gone = [...this.servers.values()].filter((s) => this.phase(s, now) === 'gone');
+    const gone = [...this.servers.values()].filter((s) => isGone(s, now));
     for (const server of gone) this.servers.delete(server.id);
     return gone;
   }
+}
+
+/** When a build moves from scheduling to spawning (a host, ports and addresses): half way through. */
+export function spawningFrom(server: Server): number {
+  return server.buildEndsAt === undefined ? Infinity : server.createdAt + (server.buildEndsAt - server.createdAt) / 2;
+}
+
+/** When the build ended (or ends); a server stuck in BUILD has no such time, so its creation stands in. */
+export function builtAt(server: Server): number {
+  return server.buildEndsAt ?? server.createdAt;
 }
 
 /** Nova's fingerprint of an OpenSSH public key: md5 of the key blob, colon separated. */

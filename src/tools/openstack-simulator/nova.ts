@@ -1,3 +1,4 @@
+import { NOVA_METADATA_LIMITS, requestDelete } from '../../simulated-cloud/index.js';
 import type { Server } from './compute-store.js';
 import { ApiError, json, noContent, type Reply } from './http-kit.js';
 import type { Token } from './identity-store.js';
@@ -89,7 +90,7 @@ function limits(ctx: RequestContext): Reply {
   const { quota } = ctx.state.compute;
   const used = ctx.state.compute.usage(token.project.id, ctx.state.now());
   const absolute: Record<string, number> = {
-    maxServerMeta: 128, maxTotalCores: quota.cores, maxTotalInstances: quota.instances, maxTotalKeypairs: 100,
+    maxServerMeta: NOVA_METADATA_LIMITS.items, maxTotalCores: quota.cores, maxTotalInstances: quota.instances, maxTotalKeypairs: 100,
     maxTotalRAMSize: quota.ram, maxServerGroups: 10, maxServerGroupMembers: 10, totalCoresUsed: used.cores,
     totalInstancesUsed: used.instances, totalRAMUsed: used.ram, totalServerGroupsUsed: 0,
   };
@@ -115,7 +116,7 @@ function quotaSet(ctx: RequestContext, detail: boolean): Reply {
   const used = ctx.state.compute.usage(projectId, ctx.state.now());
   const limitsAndUse: Record<string, [number, number]> = {
     cores: [quota.cores, used.cores], instances: [quota.instances, used.instances], key_pairs: [100, 0],
-    metadata_items: [128, 0], ram: [quota.ram, used.ram], server_groups: [10, 0], server_group_members: [10, 0],
+    metadata_items: [NOVA_METADATA_LIMITS.items, 0], ram: [quota.ram, used.ram], server_groups: [10, 0], server_group_members: [10, 0],
   };
   if (v < 57) Object.assign(limitsAndUse, { injected_file_content_bytes: [10240, 0], injected_file_path_bytes: [255, 0], injected_files: [5, 0] });
   if (v < 36) Object.assign(limitsAndUse, { fixed_ips: [-1, 0], floating_ips: [-1, 0], security_group_rules: [-1, 0], security_groups: [-1, 0] });
@@ -146,7 +147,7 @@ function listServers(ctx: RequestContext, detail: boolean): Reply {
   if (name !== null) servers = servers.filter((s) => nameMatches(name, s.name));
   const status = url.searchParams.get('status');
   if (status !== null) {
-    servers = servers.filter((s) => serverView(ctx, s, state.compute.phase(s, now), false).status === status.toUpperCase());
+    servers = servers.filter((s) => serverView(ctx, s, now, false).status === status.toUpperCase());
   }
   const marker = url.searchParams.get('marker');
   if (marker !== null) {
@@ -157,7 +158,7 @@ function listServers(ctx: RequestContext, detail: boolean): Reply {
   const limit = Math.min(Number(url.searchParams.get('limit') ?? 1000) || 1000, 1000);
   const page = servers.slice(0, limit);
   const body: Record<string, unknown> = {
-    servers: page.map((s) => (detail ? serverView(ctx, s, state.compute.phase(s, now), false) : serverSummary(ctx, s))),
+    servers: page.map((s) => (detail ? serverView(ctx, s, now, false) : serverSummary(ctx, s))),
   };
   const last = page[page.length - 1];
   if (page.length === limit && last) {
@@ -190,18 +191,13 @@ function findServer(ctx: RequestContext): Server {
 
 function showServer(ctx: RequestContext): Reply {
   const server = findServer(ctx);
-  return json(200, { server: serverView(ctx, server, ctx.state.compute.phase(server, ctx.state.now()), true) });
+  return json(200, { server: serverView(ctx, server, ctx.state.now(), true) });
 }
 
 /** DELETE: 204 at once; the server shows task_state deleting until the delete time has passed, then 404. */
 function deleteServer(ctx: RequestContext): Reply {
   const server = findServer(ctx);
-  const now = ctx.state.now();
-  if (server.deleteRequestedAt === undefined) {
-    server.phaseAtDelete = ctx.state.compute.livePhase(server, now);
-    server.deleteRequestedAt = now;
-    server.goneAt = now + ctx.state.behaviour.timings.deleteMs;
-  }
+  requestDelete(server, ctx.state.now(), ctx.state.behaviour.timings.deleteMs);
   return noContent();
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSimulatorProgram } from '../../src/openstack-sim/cli.js';
+import { runSimulatorProgram } from '../../../src/tools/openstack-simulator/cli.js';
 import { call, passwordAuth, waitFor } from './helpers.js';
 
 function capture(): { out: string[]; err: string[]; output: { out(s: string): void; err(s: string): void } } {

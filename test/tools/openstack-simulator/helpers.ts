@@ -1,6 +1,6 @@
 import { SimulatedClock } from 'xstate';
 import { afterEach } from 'vitest';
-import { startOpenStackSimulator, type OpenStackSimulator, type OpenStackSimulatorOptions } from '../../src/openstack-sim/index.js';
+import { startOpenStackSimulator, type OpenStackSimulator, type OpenStackSimulatorOptions } from '../../../src/tools/openstack-simulator/index.js';
 
 export interface Answer<T = any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   status: number;

@@ -1,5 +1,5 @@
-import { systemClock, type Clock } from '../runtime/clock.js';
-import { seededRandom } from '../drivers/fake/random.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { seededRandom, type QuotaLimits } from '../../simulated-cloud/index.js';
 import type { FailureRule } from './faults.js';
 
 /** A flavor as the simulator seeds it; the id defaults to a fresh UUID, as `openstack flavor create` gives. */
@@ -68,11 +68,8 @@ export interface FloatingIpSeed {
   serverId?: string;
 }
 
-export interface QuotaLimits {
-  instances: number;
-  cores: number;
-  ram: number;
-}
+/** Nova's instances, cores and ram quota; -1 is unlimited. */
+export type { QuotaLimits };
 
 export interface Timings {
   /** From POST /servers to ACTIVE (or ERROR). */

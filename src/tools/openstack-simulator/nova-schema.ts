@@ -1,3 +1,4 @@
+import { NOVA_METADATA_LIMITS } from '../../simulated-cloud/index.js';
 import { ApiError, isRecord } from './http-kit.js';
 import { UUID_PATTERN } from './ids.js';
 import { pyRepr, pyStr } from './python-repr.js';
@@ -120,7 +121,7 @@ function metadata(value: unknown): Record<string, string> {
   if (badKeys.length > 0) throw invalid('metadata', value, unexpected(badKeys));
   for (const [key, item] of Object.entries(value)) {
     if (typeof item !== 'string') throw invalid(key, item, `${pyRepr(item)} is not of type 'string'`);
-    if (item.length > 255) throw invalid(key, item, `${pyRepr(item)} is too long`);
+    if (item.length > NOVA_METADATA_LIMITS.valueLength) throw invalid(key, item, `${pyRepr(item)} is too long`);
   }
   return { ...(value as Record<string, string>) };
 }

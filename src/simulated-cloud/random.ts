@@ -1,6 +1,7 @@
 /**
  * mulberry32: a tiny seeded generator, so a test (or a benchmark) that sets
- * failure rates gets the same failures on every run.
+ * failure rates gets the same failures on every run. Both simulated clouds
+ * draw their failures from it when given a seed.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

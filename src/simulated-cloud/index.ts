@@ -1,0 +1,15 @@
+/**
+ * The model of a simulated cloud that the fake driver's cloud
+ * (src/drivers/fake/) and the OpenStack simulator
+ * (src/tools/openstack-simulator/) share: how a server's and an image's
+ * status follow from their times, and how quota is counted and checked.
+ * Pure: no I/O, no timers; it imports only src/core/ and src/config/types.ts.
+ */
+export {
+  BUILD_STATUS, buildPhase, buildSeenAt, isGone, requestDelete, serverPhase, shownBuildPhase, startServerLife,
+  type BuildOutcome, type BuildPhase, type BuildStatus, type ServerLife, type ServerPhase,
+} from './server-life.js';
+export { imageStatus, type ImageLife, type ImageLifeStatus } from './image-life.js';
+export { quotaExceeded, quotaUsage, type QuotaLimits, type QuotaUsage, type ServerSize } from './quota.js';
+export { NOVA_METADATA_LIMITS } from './metadata-limits.js';
+export { seededRandom } from './random.js';
