@@ -1,6 +1,6 @@
 /**
  * One builder process: supervises the image-build and image-upload actors it
- * holds (behaviour.md sections 1 and 5).
+ * holds (docs/behaviour.md, "Images", and docs/builder.md).
  *
  * Two regions run side by side:
  *   supervision  every tick: pass the time on, let go of actors that reached a
@@ -16,8 +16,10 @@
  * Pure: the survey and the build/upload effects are supplied by src/.
  */
 import { type AnyActorRef, assign, enqueueActions, fromPromise, setup, stopChild } from 'xstate';
-import { imageBuildMachine, type ImageBuildInput } from './image-build.machine.js';
-import { imageUploadMachine, type ImageUploadInput } from './image-upload.machine.js';
+import { buildActorId, isBuildActor, isUploadActor, uploadActorId } from './actor-ids.js';
+import { buildPhaseOf, imageBuildMachine, type BuildPhase, type ImageBuildInput } from './image-build.machine.js';
+import { imageUploadMachine, uploadPhaseOf, type ImageUploadInput, type UploadPhase } from './image-upload.machine.js';
+import { withResume } from './resume.js';
 
 export interface BuilderInput {
   buildWorkers: number;
@@ -31,21 +33,29 @@ export interface BuilderContext extends BuilderInput {
   surveyFailures: number;
 }
 
-/** Work a survey claimed for this process: a new actor, told to delete at once when `delete`. */
+/**
+ * Work a survey claimed for this process: an actor, resumed from its saved
+ * snapshot when there is one (`resumeFrom`: another builder, or this one
+ * before a restart, left it there), and told to delete at once when `delete`.
+ */
 export interface BuildClaim {
   input: ImageBuildInput;
   delete: boolean;
+  resumeFrom?: unknown;
 }
 export interface UploadClaim {
   input: ImageUploadInput;
   delete: boolean;
+  resumeFrom?: unknown;
 }
+
+export type HeldPhase = BuildPhase | UploadPhase;
 
 /** What the survey is told: the actors held and how much room there is. */
 export interface SurveyInput {
   now: number;
-  /** Actor id -> top-level state, e.g. { 'build-3': 'building', 'upload-9': 'failed' }. */
-  held: Record<string, string>;
+  /** Actor id -> where it is, e.g. { 'build-3': 'building', 'upload-9': 'failed' }. */
+  held: Record<string, HeldPhase>;
   freeBuildWorkers: number;
   freeUploadWorkers: number;
 }
@@ -65,28 +75,19 @@ export type BuilderEvent =
   | { type: 'workers.assign'; now: number }
   | { type: 'configure'; buildWorkers: number; uploadWorkers: number };
 
-export const buildActorId = (buildId: number) => `build-${buildId}`;
-export const uploadActorId = (uploadId: number) => `upload-${uploadId}`;
-export const isBuildActor = (id: string) => id.startsWith('build-');
-export const isUploadActor = (id: string) => id.startsWith('upload-');
-
-function topState(value: unknown): string {
-  return typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
-}
-
-/** Each held image actor with its top-level state. */
-export function heldActors(children: Record<string, unknown>): Record<string, string> {
-  const held: Record<string, string> = {};
+/** Each held image actor with where it is. */
+export function heldActors(children: Record<string, unknown>): Record<string, HeldPhase> {
+  const held: Record<string, HeldPhase> = {};
   for (const [id, ref] of Object.entries(children)) {
-    if (!isBuildActor(id) && !isUploadActor(id)) continue;
-    const snapshot = (ref as AnyActorRef).getSnapshot() as { value: unknown; status: string };
-    held[id] = snapshot.status === 'done' ? 'removed' : topState(snapshot.value);
+    const snapshot = () => (ref as AnyActorRef).getSnapshot() as { value: unknown; status: string };
+    if (isBuildActor(id)) held[id] = buildPhaseOf(snapshot());
+    else if (isUploadActor(id)) held[id] = uploadPhaseOf(snapshot());
   }
   return held;
 }
 
 /** States in which an actor waits for nothing: it is let go, and its lease released. */
-export function isResting(actorId: string, state: string): boolean {
+export function isResting(actorId: string, state: HeldPhase): boolean {
   if (state === 'removed') return true;
   if (isBuildActor(actorId)) return state === 'ready' || state === 'failed';
   // A failed upload stays: it retries after its back-off.
@@ -94,7 +95,7 @@ export function isResting(actorId: string, state: string): boolean {
 }
 
 /** Actors that occupy (or wait for) a worker of their kind. */
-function workerUse(held: Record<string, string>, kind: (id: string) => boolean, busy: string) {
+function workerUse(held: Record<string, HeldPhase>, kind: (id: string) => boolean, busy: HeldPhase) {
   const ids = Object.keys(held).filter(kind);
   return {
     busy: ids.filter((id) => held[id] === busy).length,
@@ -102,7 +103,7 @@ function workerUse(held: Record<string, string>, kind: (id: string) => boolean, 
   };
 }
 
-export function freeWorkers(context: BuilderInput, held: Record<string, string>) {
+export function freeWorkers(context: BuilderInput, held: Record<string, HeldPhase>) {
   const builds = workerUse(held, isBuildActor, 'building');
   const uploads = workerUse(held, isUploadActor, 'uploading');
   return {
@@ -173,7 +174,7 @@ export const builderMachine = setup({
           actions: enqueueActions(({ enqueue, self, context, event }) => {
             const children = self.getSnapshot().children as Record<string, AnyActorRef>;
             const held = heldActors(children);
-            const grant = (kind: (id: string) => boolean, busyState: string, workers: number) => {
+            const grant = (kind: (id: string) => boolean, busyState: HeldPhase, workers: number) => {
               const { busy, queued } = workerUse(held, kind, busyState);
               for (const id of queued.slice(0, Math.max(0, workers - busy))) {
                 const child = children[id];
@@ -225,13 +226,13 @@ export const builderMachine = setup({
                   for (const claim of result.builds) {
                     const id = buildActorId(claim.input.buildId);
                     if (children[id]) continue;
-                    enqueue.spawnChild('build', { id, systemId: id, input: claim.input });
+                    enqueue.spawnChild('build', { id, systemId: id, input: withResume(claim.input, claim.resumeFrom) });
                     start(id, claim, 'builds');
                   }
                   for (const claim of result.uploads) {
                     const id = uploadActorId(claim.input.uploadId);
                     if (children[id]) continue;
-                    enqueue.spawnChild('upload', { id, systemId: id, input: claim.input });
+                    enqueue.spawnChild('upload', { id, systemId: id, input: withResume(claim.input, claim.resumeFrom) });
                     start(id, claim, 'uploads');
                   }
                 }),

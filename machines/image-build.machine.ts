@@ -1,5 +1,5 @@
 /**
- * One diskimage-builder build of one diskimage (behaviour.md sections 5 and 8).
+ * One diskimage-builder build of one diskimage (docs/behaviour.md, "Images").
  *
  *   queued ─► building ─► ready ─► deleting ─► removed
  *      │          │                   ▲
@@ -17,6 +17,9 @@
  * an error).
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { deleteAttempt, deleteRetryPause, deletionImplementations, type DeletionFields } from './deletion.js';
+
+export { DELETE_RETRY_MS } from './deletion.js';
 
 /** The build record's state (src/db/records.ts BuildState). */
 export type BuildRowState = 'building' | 'ready' | 'failed' | 'deleting';
@@ -46,16 +49,12 @@ export interface ImageBuildInput {
   deleteRetryMs?: number;
 }
 
-export interface ImageBuildContext extends ImageBuildInput {
+export interface ImageBuildContext extends ImageBuildInput, DeletionFields {
   /** When the worker started the build (ms epoch): the deadline counts from here. */
   startedAt?: number;
   /** Formats written, e.g. ['qcow2', 'raw'], once ready. */
   formats: string[];
   failure?: BuildFailure;
-  /** When a failed file deletion may be tried again. */
-  retryDeleteAt?: number;
-  deleteAttempts: number;
-  deleteError?: string;
 }
 
 export type ImageBuildEvent =
@@ -70,22 +69,18 @@ export type BuildOutcome =
   | { outcome: 'ready'; buildId: number; formats: string[] }
   | { outcome: 'failed'; buildId: number; failure: BuildFailure };
 
-export const DELETE_RETRY_MS = 10_000;
-
 function failureOf(error: unknown): BuildFailure {
   const e = (error ?? {}) as BuildEffectError;
   const message = e.message ?? (error instanceof Error ? error.message : String(error));
   return { reason: e.reason ?? 'other', message };
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : ((error as { message?: string } | null)?.message ?? String(error));
-}
-
 const notProvided = (name: string) =>
   fromPromise<never, unknown>(async () => {
     throw new Error(`${name} is not provided`);
   });
+
+const deletion = deletionImplementations<ImageBuildContext, ImageBuildEvent>();
 
 export const imageBuildMachine = setup({
   types: {
@@ -112,17 +107,12 @@ export const imageBuildMachine = setup({
   actions: {
     /** Told to src so it can log the build's end and count it by outcome. */
     reportBuildResult: (_, _params: BuildOutcome) => {},
-    startRetryDelay: assign({
-      retryDeleteAt: ({ context, event }) =>
-        'now' in event ? event.now + (context.deleteRetryMs ?? DELETE_RETRY_MS) : undefined,
-    }),
+    ...deletion.actions,
   },
   guards: {
     buildTimedOut: ({ context, event }) =>
       'now' in event && context.startedAt !== undefined && event.now > context.startedAt + context.buildTimeoutMs,
-    retryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
-    retryDeleteDue: ({ context, event }) =>
-      'now' in event && context.retryDeleteAt !== undefined && event.now >= context.retryDeleteAt,
+    ...deletion.guards,
   },
 }).createMachine({
   id: 'imageBuild',
@@ -179,25 +169,12 @@ export const imageBuildMachine = setup({
     deleting: {
       initial: 'deletingFiles',
       states: {
-        deletingFiles: {
-          invoke: {
-            src: 'deleteBuildFiles',
-            input: ({ context }) => ({ buildId: context.buildId }),
-            onDone: { target: 'gone' },
-            onError: { target: 'deleteFailed', actions: assign({ deleteError: ({ event }) => errorMessage(event.error) }) },
-          },
-          exit: assign({ deleteAttempts: ({ context }) => context.deleteAttempts + 1 }),
-        },
+        deletingFiles: deleteAttempt(
+          { src: 'deleteBuildFiles', input: ({ context }: { context: ImageBuildContext }) => ({ buildId: context.buildId }) },
+          'gone',
+        ),
         /** The pause starts at the first tick after the failure. */
-        deleteFailed: {
-          on: {
-            tick: [
-              { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
-              { guard: 'retryDeleteDue', target: 'deletingFiles' },
-            ],
-          },
-          exit: assign({ retryDeleteAt: undefined }),
-        },
+        deleteFailed: deleteRetryPause('deletingFiles'),
         gone: { type: 'final' },
       },
       onDone: 'removed',
@@ -206,6 +183,15 @@ export const imageBuildMachine = setup({
     removed: { type: 'final' },
   },
 });
+
+/** Where a build actor is, as its builder reads it (it never names the machine's states itself). */
+export type BuildPhase = 'queued' | 'building' | 'ready' | 'failed' | 'deleting' | 'removed';
+
+export function buildPhaseOf(snapshot: { value: unknown; status: string }): BuildPhase {
+  if (snapshot.status === 'done') return 'removed';
+  const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
+  return (['queued', 'building', 'ready', 'failed', 'deleting', 'removed'] as const).find((p) => p === top) ?? 'building';
+}
 
 /** The build record's state for a machine state (records.ts BuildState). */
 export function buildStateOf(value: unknown): BuildRowState {

@@ -1,5 +1,5 @@
 /**
- * One ready build uploaded to one provider (behaviour.md sections 5 and 8).
+ * One ready build uploaded to one provider (docs/behaviour.md, "Images").
  *
  *   queued ─► uploading ─► ready ─► deleting ─► removed
  *     ▲  │         │                   ▲
@@ -18,6 +18,9 @@
  * restored in `deleting` deletes again (an image already gone is success).
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { deleteAttempt, deleteRetryPause, deletionImplementations, errorMessage, type DeletionFields } from './deletion.js';
+
+export { DELETE_RETRY_MS } from './deletion.js';
 
 /** The upload record's state (src/db/records.ts UploadState). */
 export type UploadRowState = 'uploading' | 'ready' | 'failed' | 'deleting';
@@ -36,7 +39,7 @@ export interface ImageUploadInput {
   externalId?: string;
 }
 
-export interface ImageUploadContext extends ImageUploadInput {
+export interface ImageUploadContext extends ImageUploadInput, DeletionFields {
   /** Upload attempts that failed. */
   attempts: number;
   /** The last upload error. */
@@ -45,10 +48,6 @@ export interface ImageUploadContext extends ImageUploadInput {
   failedAt?: number;
   /** When a failed upload may be tried again. */
   retryAt?: number;
-  /** When a failed delete may be tried again. */
-  retryDeleteAt?: number;
-  deleteAttempts: number;
-  deleteError?: string;
 }
 
 export type ImageUploadEvent =
@@ -63,21 +62,17 @@ export type UploadOutcome =
   | { outcome: 'ready'; uploadId: number; externalId: string }
   | { outcome: 'failed'; uploadId: number; error: string; attempts: number; willRetry: boolean };
 
-export const DELETE_RETRY_MS = 10_000;
-
 /** The pause after the `attempts`-th failure: base, 2x base, 4x base, ... capped at maxBackoffMs. */
 export function backoffMs(attempts: number, baseBackoffMs: number, maxBackoffMs: number): number {
   return Math.min(baseBackoffMs * 2 ** Math.max(0, attempts - 1), maxBackoffMs);
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : ((error as { message?: string } | null)?.message ?? String(error));
 }
 
 const notProvided = (name: string) =>
   fromPromise<never, unknown>(async () => {
     throw new Error(`${name} is not provided`);
   });
+
+const deletion = deletionImplementations<ImageUploadContext, ImageUploadEvent>();
 
 export const imageUploadMachine = setup({
   types: {
@@ -110,18 +105,13 @@ export const imageUploadMachine = setup({
       if (!('now' in event)) return {};
       return { failedAt: event.now, retryAt: event.now + backoffMs(context.attempts, context.baseBackoffMs, context.maxBackoffMs) };
     }),
-    startDeleteRetryDelay: assign({
-      retryDeleteAt: ({ context, event }) =>
-        'now' in event ? event.now + (context.deleteRetryMs ?? DELETE_RETRY_MS) : undefined,
-    }),
+    ...deletion.actions,
   },
   guards: {
     attemptsExhausted: ({ context }) => context.attempts >= context.maxAttempts,
     retryDelayUnset: ({ context }) => context.retryAt === undefined,
     retryDue: ({ context, event }) => 'now' in event && context.retryAt !== undefined && event.now >= context.retryAt,
-    deleteRetryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
-    deleteRetryDue: ({ context, event }) =>
-      'now' in event && context.retryDeleteAt !== undefined && event.now >= context.retryDeleteAt,
+    ...deletion.guards,
   },
 }).createMachine({
   id: 'imageUpload',
@@ -193,25 +183,15 @@ export const imageUploadMachine = setup({
     deleting: {
       initial: 'deletingImage',
       states: {
-        deletingImage: {
-          invoke: {
+        deletingImage: deleteAttempt(
+          {
             src: 'deleteProviderImage',
-            input: ({ context }) => ({ uploadId: context.uploadId, externalId: context.externalId }),
-            onDone: { target: 'gone' },
-            onError: { target: 'deleteFailed', actions: assign({ deleteError: ({ event }) => errorMessage(event.error) }) },
+            input: ({ context }: { context: ImageUploadContext }) => ({ uploadId: context.uploadId, externalId: context.externalId }),
           },
-          exit: assign({ deleteAttempts: ({ context }) => context.deleteAttempts + 1 }),
-        },
+          'gone',
+        ),
         /** The pause starts at the first tick after the failure. */
-        deleteFailed: {
-          on: {
-            tick: [
-              { guard: 'deleteRetryDelayUnset', actions: 'startDeleteRetryDelay' },
-              { guard: 'deleteRetryDue', target: 'deletingImage' },
-            ],
-          },
-          exit: assign({ retryDeleteAt: undefined }),
-        },
+        deleteFailed: deleteRetryPause('deletingImage'),
         gone: { type: 'final' },
       },
       onDone: 'removed',
@@ -220,6 +200,15 @@ export const imageUploadMachine = setup({
     removed: { type: 'final' },
   },
 });
+
+/** Where an upload actor is, as its builder reads it (it never names the machine's states itself). */
+export type UploadPhase = 'queued' | 'uploading' | 'ready' | 'failed' | 'deleting' | 'removed';
+
+export function uploadPhaseOf(snapshot: { value: unknown; status: string }): UploadPhase {
+  if (snapshot.status === 'done') return 'removed';
+  const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
+  return (['queued', 'uploading', 'ready', 'failed', 'deleting', 'removed'] as const).find((p) => p === top) ?? 'uploading';
+}
 
 /** The upload record's state for a machine state (records.ts UploadState). */
 export function uploadStateOf(value: unknown): UploadRowState {

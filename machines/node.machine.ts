@@ -1,5 +1,5 @@
 /**
- * One node, from request to removal (behaviour.md section 2).
+ * One node, from request to removal (docs/behaviour.md, "Nodes").
  *
  *   building ─► (test) ─► ready ─► used ─► deleting ─► removed
  *      │                    │        │         ▲
@@ -13,6 +13,9 @@
  * that carries `now`, because pending `after` timers are not persisted.
  */
 import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
+import { deleteAttempt, deleteRetryPause, deletionImplementations, nowOf, type DeletionFields } from './deletion.js';
+
+export { DELETE_RETRY_MS } from './deletion.js';
 
 export type NodeRole = 'primary' | 'sub';
 
@@ -53,14 +56,11 @@ export interface NodeInput {
   serverId?: string;
 }
 
-export interface NodeContext extends NodeInput {
+export interface NodeContext extends NodeInput, DeletionFields {
   launchDeadline: number;
   bootDeadline?: number;
   /** When to give up waiting for a deleted server to disappear and delete it again. */
   goneDeadline?: number;
-  /** When a failed delete call may be tried again. */
-  retryDeleteAt?: number;
-  deleteAttempts: number;
   ip?: string;
   ipPrivate?: string;
   ipv6?: string;
@@ -94,7 +94,6 @@ export interface EffectError {
   message?: string;
 }
 
-export const DELETE_RETRY_MS = 10_000;
 export const GONE_TIMEOUT_MS = 120_000;
 
 function failureOf(error: unknown, fallback: FailureReason): NodeFailure {
@@ -113,6 +112,8 @@ const notProvided = (name: string) =>
     throw new Error(`${name} is not provided`);
   });
 
+const deletion = deletionImplementations<NodeContext, NodeEvent>();
+
 export const nodeMachine = setup({
   types: {
     context: {} as NodeContext,
@@ -128,8 +129,8 @@ export const nodeMachine = setup({
     checkSsh: notProvided('checkSsh') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; role: NodeRole; ip: string; deadline: number }>
     >,
-    /** Writes the node-set files and runs the ready script (primary only). */
-    prepareNode: notProvided('prepareNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number }>>,
+    /** Writes the node-set files and runs the ready script (primary only), giving up at the deadline. */
+    prepareNode: notProvided('prepareNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number; deadline: number }>>,
     /** Asks the cloud to delete the server; resolves when the cloud accepted. */
     deleteServer: notProvided('deleteServer') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; role: NodeRole; serverId: string }>
@@ -151,23 +152,22 @@ export const nodeMachine = setup({
     recordServerLost: assign({ deleteReason: 'server disappeared from the provider', serverId: undefined }),
     /** Deadlines start at the first event that carries the time. */
     startGoneDeadline: assign({
-      goneDeadline: ({ event }) => ('now' in event ? event.now + GONE_TIMEOUT_MS : undefined),
+      goneDeadline: ({ event }) => {
+        const now = nowOf(event);
+        return now === undefined ? undefined : now + GONE_TIMEOUT_MS;
+      },
     }),
-    startRetryDelay: assign({
-      retryDeleteAt: ({ event }) => ('now' in event ? event.now + DELETE_RETRY_MS : undefined),
-    }),
+    ...deletion.actions,
   },
   guards: {
     /** `--no-deletes` turns this off: nodes wait in `delete`. */
     deletesAllowed: () => true,
     serverDisappeared: ({ event }) => event.type === 'server.listed' && event.server === null,
     launchTimedOut: ({ context, event }) => 'now' in event && event.now > context.launchDeadline,
-    retryDelayUnset: ({ context }) => context.retryDeleteAt === undefined,
-    retryDeleteDue: ({ context, event }) =>
-      'now' in event && context.retryDeleteAt !== undefined && event.now >= context.retryDeleteAt,
     goneDeadlineUnset: ({ context }) => context.goneDeadline === undefined,
     goneTimedOut: ({ context, event }) =>
       'now' in event && context.goneDeadline !== undefined && event.now > context.goneDeadline,
+    ...deletion.guards,
   },
 }).createMachine({
   id: 'node',
@@ -187,10 +187,12 @@ export const nodeMachine = setup({
     },
   },
   states: {
+    /** The launch deadline covers every step: whatever a step waits for, the node fails when it passes. */
     building: {
       initial: 'decide',
       on: {
         hold: { actions: assign({ holdRequested: true, comment: ({ event, context }) => event.reason ?? context.comment }) },
+        tick: { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
       },
       states: {
         /** A node restored after a restart may already know its server. */
@@ -234,7 +236,6 @@ export const nodeMachine = setup({
               },
               { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
             ],
-            tick: { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
           },
         },
         checkingSsh: {
@@ -255,15 +256,12 @@ export const nodeMachine = setup({
         },
         waitingForSubnodes: {
           always: { guard: ({ context }) => context.subnodes === 0, target: 'preparing' },
-          on: {
-            'subnodes.ready': 'preparing',
-            tick: { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
-          },
+          on: { 'subnodes.ready': 'preparing' },
         },
         preparing: {
           invoke: {
             src: 'prepareNode',
-            input: ({ context }) => ({ nodeId: context.nodeId }),
+            input: ({ context }) => ({ nodeId: context.nodeId, deadline: context.launchDeadline }),
             onDone: [
               { guard: ({ context }) => context.holdRequested, target: '#node.hold' },
               { guard: ({ context }) => context.hasTestJob, target: '#node.test' },
@@ -331,34 +329,21 @@ export const nodeMachine = setup({
             { target: 'deletingServer' },
           ],
         },
-        /** Sub-nodes go first (behaviour.md section 2); the provider deletes them and says when they are gone. */
+        /** Sub-nodes go first (docs/behaviour.md, "Deleting"); the provider deletes them and says when they are gone. */
         deletingSubnodes: {
           on: { 'subnodes.gone': { target: 'deciding', actions: assign({ subnodesGone: true }) } },
         },
-        deletingServer: {
-          invoke: {
+        deletingServer: deleteAttempt(
+          {
             src: 'deleteServer',
-            input: ({ context }) => ({ nodeId: context.nodeId, role: context.role, serverId: context.serverId as string }),
-            onDone: { target: 'waitingUntilGone' },
-            onError: { target: 'deleteFailed' },
+            input: ({ context }: { context: NodeContext }) => ({ nodeId: context.nodeId, role: context.role, serverId: context.serverId as string }),
           },
-          exit: assign({ deleteAttempts: ({ context }) => context.deleteAttempts + 1 }),
-        },
+          'waitingUntilGone',
+        ),
         /** The cloud refused the delete: try again after a pause, unless the server is gone anyway. */
-        deleteFailed: {
-          on: {
-            tick: [
-              { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
-              { guard: 'retryDeleteDue', target: 'deletingServer' },
-            ],
-            'server.listed': [
-              { guard: ({ event }) => event.server === null, target: 'gone' },
-              { guard: 'retryDelayUnset', actions: 'startRetryDelay' },
-              { guard: 'retryDeleteDue', target: 'deletingServer' },
-            ],
-          },
-          exit: assign({ retryDeleteAt: undefined }),
-        },
+        deleteFailed: deleteRetryPause('deletingServer', {
+          'server.listed': [{ guard: 'serverDisappeared' as const, target: 'gone' }],
+        }),
         waitingUntilGone: {
           on: {
             'server.listed': [
@@ -412,4 +397,48 @@ export function nodeStateOf(value: unknown): 'building' | 'test' | 'ready' | 'us
     default:
       return 'building';
   }
+}
+
+/** What the provider actor reads of one of its nodes: it never names the node's states itself. */
+export interface NodeStanding {
+  /** A primary waiting for its sub-nodes to be ready. */
+  waitingForSubnodes: boolean;
+  /** A primary being deleted that waits for its sub-nodes to go first. */
+  deletingSubnodes: boolean;
+  ready: boolean;
+  /** Being deleted, or gone. */
+  leaving: boolean;
+  /** Building or deleting: it waits for news of its server, so the provider lists often. */
+  waitsForServer: boolean;
+}
+
+export function nodeStandingOf(value: unknown): NodeStanding {
+  const top = typeof value === 'string' ? value : Object.keys((value ?? {}) as object)[0];
+  const inner = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[top ?? ''] : undefined;
+  return {
+    waitingForSubnodes: top === 'building' && inner === 'waitingForSubnodes',
+    deletingSubnodes: top === 'deleting' && inner === 'deletingSubnodes',
+    ready: top === 'ready',
+    leaving: top === 'deleting' || top === 'removed' || top === 'failed',
+    waitsForServer: top === 'building' || top === 'deleting',
+  };
+}
+
+/**
+ * A node actor for a server that no row owns (a leaked instance): it starts
+ * knowing its server and is told to delete it at once, so a leak is deleted
+ * by the same protocol as a node (docs/behaviour.md, "Leaked instances").
+ */
+export function orphanInput(nodeId: number, serverId: string, now: number): NodeInput {
+  return {
+    nodeId,
+    role: 'primary',
+    requestedAt: now,
+    launchTimeoutMs: Number.MAX_SAFE_INTEGER - now,
+    bootTimeoutMs: 0,
+    subnodes: 0,
+    hasTestJob: false,
+    ipv6Preferred: false,
+    serverId,
+  };
 }

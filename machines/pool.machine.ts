@@ -7,6 +7,7 @@
  * this machine only decides when, and hands each launch to its provider.
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
+import { providerActorId, providerNameOf } from './actor-ids.js';
 import type { NodeEvent, NodeInput } from './node.machine.js';
 import { hasNodeActors, providerMachine } from './provider.machine.js';
 
@@ -20,6 +21,14 @@ export interface Launch {
   nodeId: number;
   input: NodeInput;
 }
+
+/** A node that existed before this process started: resumed from its saved snapshot, or afresh from its row. */
+export interface Adoption extends Launch {
+  resumeFrom?: unknown;
+}
+
+/** How often a provider left over from an earlier configuration lists its servers while its nodes finish. */
+const DRAINING_LIST_INTERVAL_MS = 1000;
 
 export interface PoolInput {
   providers: ProviderSettings[];
@@ -40,19 +49,17 @@ export type PoolEvent =
   | { type: 'tick'; now: number }
   | { type: 'providers.changed'; providers: ProviderSettings[] }
   | { type: 'node.command'; provider: string; nodeId: number; event: NodeEvent }
-  /** Nodes whose rows exist without an actor (restored after a crash): hand them to their providers. */
-  | { type: 'adopt'; launches: Launch[] }
+  /**
+   * Nodes that existed before this process started (docs/architecture.md,
+   * "Restore"): each goes to its provider, which is started draining when
+   * the provider is no longer configured, so its nodes can finish.
+   */
+  | { type: 'adopt'; adoptions: Adoption[] }
+  /** A server no row owns (a leaked instance): its provider deletes it. */
+  | { type: 'orphan.delete'; provider: string; serverId: string; nodeId: number; now: number; reason: string }
   /** A change that may change what to launch (a node left, config changed, demand moved). */
   | { type: 'allocation.wanted' }
   | { type: 'stop' };
-
-export function providerActorId(name: string): string {
-  return `provider-${name}`;
-}
-
-function providerNameOf(actorId: string): string | undefined {
-  return actorId.startsWith('provider-') ? actorId.slice('provider-'.length) : undefined;
-}
 
 export const poolMachine = setup({
   types: {
@@ -126,7 +133,30 @@ export const poolMachine = setup({
         if (child) enqueue.sendTo(child, { type: 'node.command', nodeId: event.nodeId, event: event.event });
       }),
     },
-    adopt: { actions: { type: 'dispatchLaunches', params: ({ event }) => ({ launches: event.launches }) } },
+    adopt: {
+      actions: enqueueActions(({ enqueue, event, self }) => {
+        const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+        const started = new Set(Object.keys(children));
+        for (const adoption of event.adoptions) {
+          const id = providerActorId(adoption.provider);
+          if (!started.has(id)) {
+            // Not configured (any more): it lists and deletes, but launches nothing new.
+            started.add(id);
+            enqueue.spawnChild('provider', { id, systemId: id, input: { provider: adoption.provider, listIntervalMs: DRAINING_LIST_INTERVAL_MS } });
+            enqueue.sendTo(id, { type: 'drain' });
+          }
+          const { provider: _provider, ...launch } = adoption;
+          enqueue.sendTo(id, { type: 'launch', ...launch, adopted: true });
+        }
+      }),
+    },
+    'orphan.delete': {
+      actions: enqueueActions(({ enqueue, event, self }) => {
+        const child = self.getSnapshot().children[providerActorId(event.provider)] as AnyActorRef | undefined;
+        const { provider: _provider, ...orphan } = event;
+        if (child) enqueue.sendTo(child, orphan);
+      }),
+    },
     'allocation.wanted': { actions: assign({ allocationWanted: true }) },
     stop: { actions: assign({ stopping: true }) },
   },

@@ -1,22 +1,30 @@
 /**
- * One provider (behaviour.md section 7, design.md "Providers"): spawns and
- * supervises the node actors launched there, and lists the provider's servers
- * in ONE call per interval, handing each node the entry of its own server.
- * Nodes never poll their server one by one.
+ * One provider (docs/behaviour.md, "Providers"): spawns and supervises the
+ * node actors launched there, and lists the provider's servers in ONE call
+ * per interval, handing each node the entry of its own server. Nodes never
+ * poll their server one by one.
  *
- * Time comes in as `tick` events carrying `now` (from an RxJS interval in
+ * A server that no row owns (a leaked instance, found by the periodic
+ * cleanup) is handed here too: an orphan actor runs the node machine's
+ * deletion for it, so every server is deleted the same way.
+ *
+ * Time comes in as `tick` events carrying `now` (from the actor host in
  * src/), so this machine needs no clock and a test drives it by hand. The
  * driver calls themselves (rate-spaced) are supplied by src as named actors.
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
+import { isNodeActor, isServerActor, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from './actor-ids.js';
 import {
   nodeMachine,
+  nodeStandingOf,
+  orphanInput,
   type ListedServer,
   type NodeContext,
   type NodeEvent,
   type NodeInput,
   type NodeRole,
 } from './node.machine.js';
+import { withResume } from './resume.js';
 
 /** A server of the provider's list, with the node (and sub-node) its `nodepool` metadata names. */
 export interface ProviderServer extends ListedServer {
@@ -50,33 +58,22 @@ export type ProviderEvent =
   | { type: 'tick'; now: number }
   /** Raised on a tick when a list is due. */
   | { type: 'list.due'; now: number }
-  | { type: 'launch'; nodeId: number; input: NodeInput }
+  /**
+   * A node to run here. `adopted`: a node that existed before this process
+   * started, resumed from its saved snapshot (`resumeFrom`) or, without
+   * one, started afresh from its row.
+   */
+  | { type: 'launch'; nodeId: number; input: NodeInput; adopted?: boolean; resumeFrom?: unknown }
   | { type: 'node.command'; nodeId: number; event: NodeEvent }
+  /** Delete a server whose metadata names node `nodeId`, which has no row (a leaked instance). */
+  | { type: 'orphan.delete'; serverId: string; nodeId: number; now: number; reason: string }
   | { type: 'configure'; listIntervalMs: number }
   | { type: 'drain' }
   | { type: 'undrain' };
 
-export function nodeActorId(nodeId: number): string {
-  return `node-${nodeId}`;
-}
-
-export function subnodeActorId(subnodeId: number): string {
-  return `subnode-${subnodeId}`;
-}
-
 /** The actor id of a node or a sub-node. */
 export function actorIdOf(input: NodeInput): string {
   return input.role === 'sub' ? subnodeActorId(input.nodeId) : nodeActorId(input.nodeId);
-}
-
-function nodeIdOf(actorId: string): number | undefined {
-  const match = /^node-(\d+)$/.exec(actorId);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Node and sub-node actors (not the provider's own invocations). */
-export function isNodeActor(actorId: string): boolean {
-  return /^(sub)?node-\d+$/.test(actorId);
 }
 
 /**
@@ -96,22 +93,19 @@ export function serverForNode(
 
 interface ChildView {
   ref: AnyActorRef;
+  id: string;
   value: unknown;
   context: NodeContext;
 }
 
-function childViews(children: Record<string, unknown>): ChildView[] {
+/** Every actor running the node machine here: nodes, sub-nodes and orphans. */
+function serverActorViews(children: Record<string, unknown>): ChildView[] {
   return Object.entries(children)
-    .filter(([id]) => isNodeActor(id))
-    .map(([, ref]) => {
+    .filter(([id]) => isServerActor(id))
+    .map(([id, ref]) => {
       const snapshot = (ref as AnyActorRef).getSnapshot() as { value: unknown; context: NodeContext };
-      return { ref: ref as AnyActorRef, value: snapshot.value, context: snapshot.context };
+      return { ref: ref as AnyActorRef, id, value: snapshot.value, context: snapshot.context };
     });
-}
-
-/** A node that waits for news of its server: building or deleting. */
-function needsServerStatus(value: unknown): boolean {
-  return inState(value, 'building') || inState(value, 'deleting');
 }
 
 /**
@@ -120,42 +114,38 @@ function needsServerStatus(value: unknown): boolean {
  */
 export function listIsDue(context: ProviderContext, children: Record<string, unknown>, now: number): boolean {
   if (context.listStartedAt === undefined) return true;
-  const busy = childViews(children).some((v) => needsServerStatus(v.value));
+  const busy = serverActorViews(children).some((v) => nodeStandingOf(v.value).waitsForServer);
   const interval = busy ? context.listIntervalMs : (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
   return now - context.listStartedAt >= interval;
 }
 
-const inState = (value: unknown, top: string, sub?: string): boolean =>
-  value === top || (typeof value === 'object' && value !== null && (sub === undefined ? top in value : (value as Record<string, unknown>)[top] === sub));
-
 /**
- * What supervising sub-nodes means (behaviour.md section 2, step 8 and
- * Deletion): a primary waiting for its sub-nodes hears when all are ready; a
- * primary being deleted has its sub-nodes deleted first and hears when they
- * are gone; a sub-node whose primary is gone is deleted.
+ * What supervising sub-nodes means (docs/behaviour.md, launch step 8 and
+ * "Deleting"): a primary waiting for its sub-nodes hears when all are ready;
+ * a primary being deleted has its sub-nodes deleted first and hears when
+ * they are gone; a sub-node whose primary is gone is deleted.
  */
 export function subnodeSupervision(children: Record<string, unknown>): { to: AnyActorRef; event: NodeEvent }[] {
-  const views = childViews(children);
+  const views = serverActorViews(children).filter((v) => isNodeActor(v.id));
   const subsOf = (nodeId: number) => views.filter((v) => v.context.role === 'sub' && v.context.parentId === nodeId);
   const out: { to: AnyActorRef; event: NodeEvent }[] = [];
   for (const view of views) {
     const { context } = view;
+    const standing = nodeStandingOf(view.value);
     if (context.role === 'sub') {
       const parentAlive = views.some((v) => v.context.role === 'primary' && v.context.nodeId === context.parentId);
-      if (!parentAlive && !inState(view.value, 'deleting') && !inState(view.value, 'removed')) {
-        out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
-      }
+      if (!parentAlive && !standing.leaving) out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
       continue;
     }
-    if (inState(view.value, 'building', 'waitingForSubnodes')) {
-      if (subsOf(context.nodeId).filter((s) => inState(s.value, 'ready')).length >= context.subnodes) {
+    if (standing.waitingForSubnodes) {
+      if (subsOf(context.nodeId).filter((s) => nodeStandingOf(s.value).ready).length >= context.subnodes) {
         out.push({ to: view.ref, event: { type: 'subnodes.ready' } });
       }
-    } else if (inState(view.value, 'deleting', 'deletingSubnodes')) {
+    } else if (standing.deletingSubnodes) {
       const subs = subsOf(context.nodeId);
       if (subs.length === 0) out.push({ to: view.ref, event: { type: 'subnodes.gone' } });
       for (const sub of subs) {
-        if (!inState(sub.value, 'deleting') && !inState(sub.value, 'removed')) {
+        if (!nodeStandingOf(sub.value).leaving) {
           out.push({ to: sub.ref, event: { type: 'delete', reason: `its primary node ${context.nodeId} is being deleted` } });
         }
       }
@@ -188,18 +178,27 @@ export const providerMachine = setup({
   type: 'parallel',
   on: {
     launch: {
-      guard: ({ context }) => !context.draining,
+      // A node adopted after a restart is taken even while draining: it only finishes here.
+      guard: ({ context, event }) => !context.draining || event.adopted === true,
       actions: enqueueActions(({ enqueue, event, self }) => {
         const id = actorIdOf(event.input);
         // A launch of a node that already has an actor (a repeated event) is a no-op.
         if (self.getSnapshot().children[id]) return;
-        enqueue.spawnChild('node', { id, systemId: id, input: event.input });
+        enqueue.spawnChild('node', { id, systemId: id, input: withResume(event.input, event.resumeFrom) });
       }),
     },
     'node.command': {
       actions: enqueueActions(({ enqueue, event, self }) => {
         const child = self.getSnapshot().children[nodeActorId(event.nodeId)] as AnyActorRef | undefined;
         if (child) enqueue.sendTo(child, event.event);
+      }),
+    },
+    'orphan.delete': {
+      actions: enqueueActions(({ enqueue, event, self }) => {
+        const id = orphanActorId(event.serverId);
+        if (self.getSnapshot().children[id]) return;
+        enqueue.spawnChild('node', { id, input: orphanInput(event.nodeId, event.serverId, event.now) });
+        enqueue.sendTo(id, { type: 'delete', reason: event.reason });
       }),
     },
     configure: { actions: assign({ listIntervalMs: ({ event }) => event.listIntervalMs }) },
@@ -209,7 +208,7 @@ export const providerMachine = setup({
     'xstate.done.actor.*': {
       actions: enqueueActions(({ enqueue, event }) => {
         const actorId = (event as unknown as { actorId: string }).actorId;
-        if (isNodeActor(actorId)) enqueue(stopChild(actorId));
+        if (isServerActor(actorId)) enqueue(stopChild(actorId));
       }),
     },
   },
@@ -221,7 +220,7 @@ export const providerMachine = setup({
           actions: enqueueActions(({ enqueue, self, event, context }) => {
             const children = self.getSnapshot().children as Record<string, AnyActorRef>;
             for (const child of Object.values(children)) {
-              if (isNodeActor(child.id)) enqueue.sendTo(child, { type: 'tick', now: event.now });
+              if (isServerActor(child.id)) enqueue.sendTo(child, { type: 'tick', now: event.now });
             }
             for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
             if (listIsDue(context, children, event.now)) enqueue.raise({ type: 'list.due', now: event.now });
@@ -254,7 +253,7 @@ export const providerMachine = setup({
                 }),
                 enqueueActions(({ enqueue, event, self }) => {
                   const { servers, now } = event.output;
-                  for (const view of childViews(self.getSnapshot().children)) {
+                  for (const view of serverActorViews(self.getSnapshot().children)) {
                     const { nodeId, serverId, role } = view.context;
                     enqueue.sendTo(view.ref, { type: 'server.listed', now, server: serverForNode(servers, nodeId, serverId, role) });
                   }
@@ -281,12 +280,13 @@ export const providerMachine = setup({
 /** The (primary) node ids a provider actor supervises now. */
 export function supervisedNodeIds(children: Record<string, unknown>): number[] {
   return Object.keys(children)
-    .map(nodeIdOf)
-    .filter((id): id is number => id !== undefined)
+    .map((id) => parseActorId(id))
+    .filter((parsed) => parsed?.kind === 'node')
+    .map((parsed) => Number(parsed?.id))
     .sort((a, b) => a - b);
 }
 
-/** Whether any node or sub-node is still supervised (a draining provider ends when none is). */
+/** Whether any node, sub-node or orphan is still supervised (a draining provider ends when none is). */
 export function hasNodeActors(children: Record<string, unknown>): boolean {
-  return Object.keys(children).some(isNodeActor);
+  return Object.keys(children).some(isServerActor);
 }

@@ -7,6 +7,7 @@ import {
   isResting,
   type SurveyInput,
   type SurveyResult,
+  type HeldPhase,
 } from '../../machines/builder.machine.js';
 import { imageBuildMachine } from '../../machines/image-build.machine.js';
 import { imageUploadMachine } from '../../machines/image-upload.machine.js';
@@ -164,7 +165,7 @@ describe('builder machine', () => {
   });
 
   it('freeWorkers counts running and queued actors of each kind', () => {
-    const held = { 'build-1': 'building', 'build-2': 'queued', 'upload-1': 'uploading', 'upload-2': 'failed', 'upload-3': 'deleting' };
+    const held: Record<string, HeldPhase> = { 'build-1': 'building', 'build-2': 'queued', 'upload-1': 'uploading', 'upload-2': 'failed', 'upload-3': 'deleting' };
     expect(freeWorkers({ buildWorkers: 3, uploadWorkers: 4, surveyIntervalMs: 1 }, held)).toEqual({ builds: 1, uploads: 3 });
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef } from 'xstate';
 import { nodeMachine } from '../../machines/node.machine.js';
-import { poolMachine, providerActorId, type Launch } from '../../machines/pool.machine.js';
+import { providerActorId } from '../../machines/actor-ids.js';
+import { poolMachine, type Launch } from '../../machines/pool.machine.js';
 import { providerMachine, supervisedNodeIds, type ProviderServer } from '../../machines/provider.machine.js';
 import { flush } from '../support/deferred.js';
 import { nodeInput } from '../support/node-input.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
+import { nodeActorId } from '../../machines/actor-ids.js';
 import {
   hasNodeActors,
-  nodeActorId,
   providerMachine,
   serverForNode,
   supervisedNodeIds,
