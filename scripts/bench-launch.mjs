@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Measures nodepoold launching and replacing nodes on the embedded default's
 // kind of setup: SQLite in a temporary directory and `driver: fake` clouds
-// with the latencies and rate of config/nodepool.yaml, NodePool run in this
+// with the latencies and rate of config/nodepool.yaml, nodepoold's actor host run in this
 // process on the real clock.
 //
 // Build first, then:   npm run build && node scripts/bench-launch.mjs [--runs N] [--json] [--keep]
@@ -15,8 +15,9 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadConfig, formatProblem } from '../dist/src/config/index.js';
 import { openDatabase } from '../dist/src/db/index.js';
 import { Logging } from '../dist/src/log/index.js';
-import { closeFakeClouds, FAKE_OPERATIONS } from '../dist/src/drivers/fake/index.js';
-import { NodePool } from '../dist/src/runtime/node-pool.js';
+import { closeFakeClouds, fakeCloudFor, FAKE_OPERATIONS } from '../dist/src/drivers/fake/index.js';
+import { ActorHost } from '../dist/src/actors/host.js';
+import { Nodepoold } from '../dist/src/nodepoold/nodepoold.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -112,11 +113,11 @@ function countsByState(rows) {
 
 const describeNodes = (db) => async () => JSON.stringify(countsByState(await db.nodes.list()));
 
-function cloudsOf(pool) {
+function cloudsOf(config) {
   return PROVIDERS.map((name) => {
-    const runtime = pool.providerRuntimes.get(name);
-    if (!runtime?.driver?.cloud) throw new Error(`provider ${name} has no fake cloud (providerRuntimes has ${[...pool.providerRuntimes.keys()]})`);
-    return runtime.driver.cloud;
+    const provider = config.providers.find((p) => p.name === name);
+    if (!provider) throw new Error(`provider ${name} is not in the benchmark's configuration`);
+    return fakeCloudFor(provider);
   });
 }
 
@@ -127,11 +128,11 @@ function cloudCalls(clouds) {
   return sum;
 }
 
-/** Calls started by the providers' rate queues, per operation (these counters are never reset). */
-function queueCalls(pool) {
+/** Calls started by the providers' gateways, per operation (these counters are never reset). */
+function queueCalls(host) {
   const sum = {};
   for (const name of PROVIDERS) {
-    for (const [op, n] of pool.providerRuntimes.get(name)?.queue.calls ?? []) sum[op] = (sum[op] ?? 0) + n;
+    for (const [op, n] of host.gateways.get(name)?.calls ?? []) sum[op] = (sum[op] ?? 0) + n;
   }
   return sum;
 }
@@ -163,11 +164,12 @@ async function run(index) {
     const target = config.labels.length * MIN_READY;
 
     // 1. start -> min-ready
-    pool = new NodePool({ configFile, config, db, logging });
+    pool = new ActorHost({ configFile, config, db, logging });
+    pool.add(new Nodepoold(pool));
     const t0 = performance.now();
     await pool.start();
     const startedAt = performance.now();
-    const clouds = cloudsOf(pool);
+    const clouds = cloudsOf(config);
     let firstReady;
     let mostRows = 0;
     const readyAt = await waitUntil(
@@ -250,7 +252,7 @@ async function run(index) {
     err.logTail = existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n') : '(no log)';
     throw err;
   } finally {
-    await pool?.stop().catch((err) => console.error(`bench-launch: stopping NodePool failed: ${err.message}`));
+    await pool?.stop().catch((err) => console.error(`bench-launch: stopping nodepoold's host failed: ${err.message}`));
     await observer?.close().catch(() => {});
     await db?.close().catch(() => {});
     await closeFakeClouds().catch(() => {});
@@ -350,7 +352,7 @@ function printTable(s) {
   console.log('');
   console.log(`${pad('seconds', 44)}${lpad('min', 8)}${lpad('median', 8)}${lpad('max', 8)}`);
   const row = (label, st) => console.log(`${pad(label, 44)}${lpad(f(st.min), 8)}${lpad(f(st.median), 8)}${lpad(f(st.max), 8)}`);
-  row('NodePool.start() returns', s.seconds.poolStart);
+  row("the host's start() returns", s.seconds.poolStart);
   row('start -> first node ready', s.seconds.firstReady);
   row(`start -> ${setup.readyNodes} nodes ready`, s.seconds.minReady);
   row(`delete ${setup.replaced} -> gone and ${setup.readyNodes} ready again`, s.seconds.replace);

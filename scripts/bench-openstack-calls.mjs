@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Counts the OpenStack API calls nodepoold makes per node: NodePool (in this
+// Counts the OpenStack API calls nodepoold makes per node: its actor host (in this
 // process, driver: openstack) against the OpenStack simulator over real HTTP
 // on loopback. It fills min-ready, then deletes every node and waits for the
 // replacements, and prints the calls of that second round by route, per node
@@ -20,8 +20,9 @@ import { stringify as stringifyYaml } from 'yaml';
 import { loadConfigOrThrow } from '../dist/src/config/index.js';
 import { openDatabase } from '../dist/src/db/index.js';
 import { Logging } from '../dist/src/log/index.js';
-import { startOpenStackSimulator } from '../dist/src/openstack-sim/index.js';
-import { NodePool } from '../dist/src/runtime/node-pool.js';
+import { startOpenStackSimulator } from '../dist/src/tools/openstack-simulator/index.js';
+import { ActorHost } from '../dist/src/actors/host.js';
+import { Nodepoold } from '../dist/src/nodepoold/nodepoold.js';
 
 const USAGE = 'usage: node scripts/bench-openstack-calls.mjs [--nodes N] [--timeout SECONDS] [--json]';
 const options = { nodes: 10, timeoutS: 120, json: false };
@@ -131,7 +132,8 @@ const build = await db.builds.create({ image: 'debian', state: 'ready', formats:
 await db.uploads.create({ buildId: build.id, provider: 'bench', image: 'debian', externalId: image.id, externalName: image.name, state: 'ready' });
 
 const logging = new Logging({ level: process.env.BENCH_LOG_LEVEL ?? 'error', destination: 'stderr', loggers: {} });
-const pool = new NodePool({ configFile, config: loadConfigOrThrow(configFile), db, logging, changePollMs: 200 });
+const pool = new ActorHost({ configFile, config: loadConfigOrThrow(configFile), db, logging, changePollMs: 200 });
+pool.add(new Nodepoold(pool));
 
 async function until(what, probe) {
   const deadline = Date.now() + options.timeoutS * 1000;

@@ -11,7 +11,7 @@ import {
   dibInvocation, imageTypesFor, removeBuildOutput, runDiskImageCreate, stopLeftoverBuild, type DibFailureReason,
 } from '../dib/index.js';
 import type { Logging } from '../log/index.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import { imageBuildMachine, type BuildEffectError, type BuildFailureReason } from '../../machines/image-build.machine.js';
 
 export interface BuildEffectsOptions {

@@ -1,6 +1,5 @@
 /** The image builder: plans builds and uploads with the database, and runs them in actors. */
 export { ImageBuilder, type ImageBuilderOptions } from './image-builder.js';
-export { OwnDrivers, SharedDrivers, type CloudAccess, type SharedProvider } from './cloud-access.js';
 export { planImages, KEEP_READY, type ImagePlan, type ImagePlanInput } from './plan.js';
 export { DEFAULT_TUNING, tuningFromEnv, type BuilderTuning } from './tuning.js';
 export { BUILD_ID_PROPERTY, UPLOAD_ID_PROPERTY } from './upload-effects.js';

@@ -7,8 +7,8 @@ import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Database } from '../db/index.js';
 import { stopLeftoverBuild } from '../dib/index.js';
-import { buildActorId } from '../../machines/builder.machine.js';
-import { workLease } from './survey.js';
+import { imageWorkLease } from '../core/leases.js';
+import { buildActorId } from '../../machines/actor-ids.js';
 
 /** `<diskimage>-<build id>.<anything>`: a file or directory a build wrote. */
 const BUILD_FILE = /^(.+)-(\d+)\.[^/]+$/;
@@ -28,7 +28,7 @@ export async function removeStrayBuildFiles(imagesDir: string, db: Database, hos
       !build ||
       build.image !== image ||
       (build.builder !== null && build.builder !== hostname) ||
-      (build.state === 'building' && !(await db.leases.holder(workLease(buildActorId(build.id)))));
+      (build.state === 'building' && !(await db.leases.holder(imageWorkLease(buildActorId(build.id)))));
     if (!stray) continue;
     if (entry.endsWith('.pid')) await stopLeftoverBuild(join(dir, entry));
     await rm(join(dir, entry), { recursive: true, force: true });

@@ -16,20 +16,14 @@ import { hostname as osHostname } from 'node:os';
 import type { NodepoolConfig } from '../config/types.js';
 import type { Database, ImageBuildRecord, ImageUploadRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
-import type { Clock } from '../runtime/clock.js';
-import { renderTemplate } from '../runtime/templates.js';
-import {
-  buildActorId,
-  uploadActorId,
-  type BuildClaim,
-  type SurveyInput,
-  type SurveyResult,
-  type UploadClaim,
-} from '../../machines/builder.machine.js';
+import type { Clock } from '../core/clock.js';
+import { imageWorkLease, PLANNER_LEASE } from '../core/leases.js';
+import { renderTemplate } from '../core/templates.js';
+import { buildActorId, uploadActorId } from '../../machines/actor-ids.js';
+import type { BuildClaim, SurveyInput, SurveyResult, UploadClaim } from '../../machines/builder.machine.js';
 import { buildOutputBase } from './build-effects.js';
 import { planImages } from './plan.js';
 
-export const PLANNER_LEASE = 'builder-planner';
 /** Deletions claimed per survey: enough to keep up, few enough not to flood a cloud's queue at once. */
 const DELETIONS_PER_SURVEY = 20;
 
@@ -54,10 +48,11 @@ export interface SurveyOptions {
   uploadRetry: UploadRetry;
   /** Waits until the held actors' states are in the database (before leases are given up). */
   flush: () => Promise<void>;
+  /** The saved snapshot a claimed actor resumes from, when it has one that still fits its machine. */
+  savedSnapshot: (actorId: string) => Promise<unknown>;
 }
 
-/** The lease on an actor's work: its actor id with a prefix, e.g. `image-build-3`. */
-export const workLease = (actorId: string) => `image-${actorId}`;
+const workLease = imageWorkLease;
 
 export class BuilderSurvey {
   /** Work leases this process holds, by actor id. */
@@ -121,6 +116,8 @@ export class BuilderSurvey {
     await db.transaction(async (tx) => {
       for (const build of plan.builds) {
         const record = await tx.builds.create({ image: build.image, state: 'building', createdAt: now });
+        // An id the database hands out again must not come with the state of the actor that had it before.
+        await tx.snapshots.delete(buildActorId(record.id));
         for (const id of build.requestIds) await tx.buildRequests.markHandled(id);
         log.info({ build: record.id, image: build.image }, `build ${record.id} of ${build.image} is due: ${build.why}`);
       }
@@ -136,6 +133,7 @@ export class BuilderSurvey {
           timestamp: Math.floor(now / 1000),
         });
         const record = await tx.uploads.create({ ...upload, externalName, state: 'uploading', createdAt: now });
+        await tx.snapshots.delete(uploadActorId(record.id));
         log.info({ upload: record.id, build: upload.buildId, provider: upload.provider }, `upload ${record.id}: build ${upload.buildId} to ${upload.provider} as ${externalName}`);
       }
       for (const deletion of plan.deleteUploads) {
@@ -203,14 +201,14 @@ export class BuilderSurvey {
         const taken = build.builder !== null;
         await db.builds.update(build.id, { builder: this.hostname, filename });
         log.info({ build: build.id }, taken ? `build ${build.id} of ${build.image} was left by ${build.builder}; building it again here` : `building ${build.image} (build ${build.id})`);
-        result.builds.push(this.buildClaim(build.id, false));
+        result.builds.push(await this.buildClaim(build.id, false));
       } else if (build.state === 'deleting' && deletions > 0) {
         // Files live on the builder's host, and the record goes only after its uploads.
         if (build.builder !== null && build.builder !== this.hostname) continue;
         if (uploads.some((u) => u.buildId === build.id)) continue;
         if (!(await this.claim(actorId, now, this.buildIn(build.id, 'deleting')))) continue;
         deletions -= 1;
-        result.builds.push(this.buildClaim(build.id, true));
+        result.builds.push(await this.buildClaim(build.id, true));
       }
     }
   }
@@ -225,25 +223,35 @@ export class BuilderSurvey {
       if (upload.state === 'deleting') {
         if (deletions <= 0 || !(await this.claim(actorId, now, this.uploadIn(upload.id, ['deleting'])))) continue;
         deletions -= 1;
-        result.uploads.push(this.uploadClaim(upload, true));
+        result.uploads.push(await this.uploadClaim(upload, true));
       } else if ((upload.state === 'uploading' || upload.state === 'failed') && room > 0) {
         const build = buildsById.get(upload.buildId);
         if (build?.state !== 'ready' || build.builder !== this.hostname) continue;
         if (!(await this.claim(actorId, now, this.uploadIn(upload.id, ['uploading', 'failed'])))) continue;
         room -= 1;
-        result.uploads.push(this.uploadClaim(upload, false));
+        result.uploads.push(await this.uploadClaim(upload, false));
       }
     }
   }
 
-  private buildClaim(buildId: number, doDelete: boolean): BuildClaim {
-    return { input: { buildId, buildTimeoutMs: this.options.buildTimeoutMs }, delete: doDelete };
+  /** A claim resumes the actor from its saved snapshot when it has one: the work goes on where it was left. */
+  private async buildClaim(buildId: number, doDelete: boolean): Promise<BuildClaim> {
+    const resumeFrom = await this.resumeFrom(buildActorId(buildId));
+    return { input: { buildId, buildTimeoutMs: this.options.buildTimeoutMs }, delete: doDelete, ...(resumeFrom !== undefined && { resumeFrom }) };
   }
 
-  private uploadClaim(upload: ImageUploadRecord, doDelete: boolean): UploadClaim {
+  private async uploadClaim(upload: ImageUploadRecord, doDelete: boolean): Promise<UploadClaim> {
+    const resumeFrom = await this.resumeFrom(uploadActorId(upload.id));
     return {
       input: { uploadId: upload.id, ...this.options.uploadRetry, ...(upload.externalId ? { externalId: upload.externalId } : {}) },
       delete: doDelete,
+      ...(resumeFrom !== undefined && { resumeFrom }),
     };
+  }
+
+  private async resumeFrom(actorId: string): Promise<unknown> {
+    const snapshot = await this.options.savedSnapshot(actorId);
+    if (snapshot !== undefined) this.options.log.info({ actor: actorId }, `${actorId} resumes from its saved state`);
+    return snapshot;
   }
 }

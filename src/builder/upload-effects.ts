@@ -14,12 +14,13 @@ import { fileExtension } from '../dib/index.js';
 import type { Logger } from '../log/index.js';
 import { imageUploadMachine } from '../../machines/image-upload.machine.js';
 import { buildOutputBase } from './build-effects.js';
-import type { CloudAccess } from './cloud-access.js';
+import type { GatewayRegistry, ProviderGateway } from '../gateway/index.js';
 
 export interface UploadEffectsOptions {
   db: Database;
   config: () => NodepoolConfig;
-  clouds: CloudAccess;
+  /** Every cloud call goes through the provider's gateway. */
+  gateways: GatewayRegistry;
   log: Logger;
 }
 
@@ -31,8 +32,9 @@ function imagesOfUpload(images: readonly CloudImage[], uploadId: number): CloudI
 }
 
 export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
-  const { db, clouds, log } = options;
+  const { db, log } = options;
   const providerOf = (name: string): Provider | undefined => options.config().providers.find((p) => p.name === name);
+  const gatewayOf = (provider: Provider): ProviderGateway => options.gateways.open(provider);
 
   return imageUploadMachine.provide({
     actors: {
@@ -45,18 +47,19 @@ export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
         const entry = provider?.images.find((i) => i.name === upload.image);
         if (!provider || !entry) throw new Error(`${upload.image} is no longer an image of provider ${upload.provider}`);
 
+        const gateway = gatewayOf(provider);
         // An earlier attempt (before a crash or a lost answer) may have made the image already.
-        const earlier = imagesOfUpload(await clouds.call(provider, 'listImages', (d) => d.listImages()), upload.id);
+        const earlier = imagesOfUpload(await gateway.call('listImages', (d) => d.listImages()), upload.id);
         const active = earlier.find((i) => i.status === 'active');
         if (active) return { externalId: active.id };
-        for (const stale of earlier) await clouds.call(provider, 'deleteImage', (d) => d.deleteImage(stale.id));
+        for (const stale of earlier) await gateway.call('deleteImage', (d) => d.deleteImage(stale.id));
 
         const ext = fileExtension(provider.imageType) ?? provider.imageType;
         const filePath = `${build.filename ?? buildOutputBase(options.config(), build.image, build.id)}.${ext}`;
         const file = await stat(filePath).catch(() => undefined);
         if (!file?.isFile()) throw new Error(`build ${build.id} has no ${provider.imageType} file at ${filePath}`);
         log.info({ upload: upload.id, provider: provider.name, file: filePath }, `uploading build ${build.id} to ${provider.name} as ${upload.externalName}`);
-        const { id } = await clouds.call(provider, 'uploadImage', (d) =>
+        const { id } = await gateway.call('uploadImage', (d) =>
           d.uploadImage({
             name: upload.externalName ?? `${upload.image}-${upload.id}`,
             filePath,
@@ -77,11 +80,12 @@ export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
           );
           return;
         }
+        const gateway = gatewayOf(provider);
         const externalId = input.externalId ?? upload.externalId ?? undefined;
         const ids = externalId
           ? [externalId]
-          : imagesOfUpload(await clouds.call(provider, 'listImages', (d) => d.listImages()), upload.id).map((i) => i.id);
-        for (const id of ids) await clouds.call(provider, 'deleteImage', (d) => d.deleteImage(id));
+          : imagesOfUpload(await gateway.call('listImages', (d) => d.listImages()), upload.id).map((i) => i.id);
+        for (const id of ids) await gateway.call('deleteImage', (d) => d.deleteImage(id));
         log.info({ upload: upload.id, provider: provider.name, images: ids }, `upload ${upload.id} deleted from ${provider.name}`);
       }),
     },

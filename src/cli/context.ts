@@ -6,10 +6,17 @@ import { DEFAULT_LOG_SETTINGS, loadLogSettings, Logging, LogConfigError } from '
 import { CommandFailure } from './failure.js';
 import { DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 
-/** Logging as the `-l` and `--debug` options ask. */
-export function loggingFor(options: GlobalOptions): Logging {
+/**
+ * Logging as the `-l` and `--debug` options ask. Without `-l`, a daemon
+ * logs from `info` up; a command only warnings, because it answers on
+ * stdout and stderr itself (`delete --now` runs actors whose progress is
+ * not the operator's business unless asked with --debug).
+ */
+export function loggingFor(options: GlobalOptions, role: 'daemon' | 'command' = 'command'): Logging {
   try {
-    const settings = options.logconfig ? loadLogSettings(options.logconfig) : DEFAULT_LOG_SETTINGS;
+    const settings = options.logconfig
+      ? loadLogSettings(options.logconfig)
+      : { ...DEFAULT_LOG_SETTINGS, level: role === 'daemon' ? DEFAULT_LOG_SETTINGS.level : ('warn' as const) };
     return new Logging(settings, { debug: options.debug ?? false });
   } catch (err) {
     if (err instanceof LogConfigError) throw new CommandFailure(err.message);

@@ -1,18 +1,9 @@
-import type { AnyActorRef } from 'xstate';
+import type { ActorHost } from '../actors/host.js';
 import { prepareDaemon, type PreparedDaemon } from './daemon-programs.js';
 import { detach, nextSignal, within } from './daemonize.js';
 import { processOutput } from './output.js';
 import { claimPidFile } from './pid-file.js';
 import { onSigusr2 } from './usr2.js';
-
-/** What a daemon runs once its configuration is valid and its database open. */
-export interface DaemonWork {
-  start(): Promise<void>;
-  /** Stops starting work and persists what is in flight. */
-  stop(): Promise<void>;
-  /** The root actors that SIGUSR2 dumps. */
-  actors(): (AnyActorRef | undefined)[];
-}
 
 export interface DaemonLifecycle {
   name: 'nodepoold' | 'nodepool-builder';
@@ -22,7 +13,8 @@ export interface DaemonLifecycle {
   argv: readonly string[];
   /** How long a graceful stop may take before the process exits anyway. */
   stopTimeoutMs: number;
-  work(prepared: PreparedDaemon): DaemonWork;
+  /** The actor host with the daemon's workloads, once its configuration is valid and its database open. */
+  host(prepared: PreparedDaemon): ActorHost;
 }
 
 /**
@@ -48,13 +40,13 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     throw err;
   }
   const log = prepared.logging.get(daemon.logger);
-  const work = daemon.work(prepared);
-  const offUsr2 = onSigusr2(log, () => work.actors());
+  const host = daemon.host(prepared);
+  const offUsr2 = onSigusr2(log, host);
   try {
-    await work.start();
+    await host.start();
     const signal = await nextSignal(['SIGINT', 'SIGTERM']);
     log.info({ signal }, 'stopping');
-    if (!(await within(work.stop(), daemon.stopTimeoutMs))) log.warn('work did not stop in time; it resumes at the next start');
+    if (!(await within(host.stop(), daemon.stopTimeoutMs))) log.warn('work did not stop in time; it resumes at the next start');
   } finally {
     offUsr2();
     await prepared.db.close();

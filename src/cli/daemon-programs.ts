@@ -74,7 +74,7 @@ export interface PreparedDaemon {
  */
 export async function prepareDaemon(name: string, options: { c: string; s?: string; l?: string }): Promise<PreparedDaemon> {
   const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l };
-  const logging = loggingFor(globals);
+  const logging = loggingFor(globals, 'daemon');
   const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
   const config = configFor(globals, logging);
   const db = await databaseFor(globals, config, logging);

@@ -1,3 +1,4 @@
+import { ActorHost } from '../actors/host.js';
 import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
 import { runDaemon } from './daemon-lifecycle.js';
 import { builderProgram, type BuilderOptions } from './daemon-programs.js';
@@ -15,17 +16,9 @@ const program = builderProgram().action(async (options: BuilderOptions) => {
     argv,
     // A cancelled build is redone at the next start; its tool gets time to stop and clean up.
     stopTimeoutMs: 30_000,
-    work: ({ config, db, logging }) => {
-      const builder = new ImageBuilder({
-        config,
-        configFile: options.c,
-        db,
-        logging,
-        buildWorkers: options.buildWorkers,
-        uploadWorkers: options.uploadWorkers,
-        tuning,
-      });
-      return { start: () => builder.start(), stop: () => builder.stop(), actors: () => [builder.builderActor] };
+    host: ({ config, db, logging }) => {
+      const host = new ActorHost({ configFile: options.c, config, db, logging });
+      return host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, tuning }));
     },
   });
 });

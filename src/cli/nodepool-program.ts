@@ -100,8 +100,8 @@ export function nodepoolProgram(output: Output): Command {
         .argument('<id>', 'node id', parseId)
         .option('--now', 'delete the node in the foreground')
         .action(async (id: number, options: { now?: boolean }, cmd: Command) =>
-          withContext(globals(cmd), ({ db, config }) =>
-            options.now ? deleteNodeNow(db, config, output, id) : markNodeForDeletion(db, output, id),
+          withContext(globals(cmd), ({ db, config, logging }) =>
+            options.now ? deleteNodeNow(db, config, logging, output, id) : markNodeForDeletion(db, output, id),
           ),
         ),
     'image-delete': (command) =>

@@ -1,6 +1,6 @@
-import { ImageBuilder, SharedDrivers, tuningFromEnv } from '../builder/index.js';
-import { systemClock } from '../runtime/clock.js';
-import { NodePool } from '../runtime/node-pool.js';
+import { ActorHost } from '../actors/host.js';
+import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
+import { Nodepoold } from '../nodepoold/nodepoold.js';
 import { runDaemon } from './daemon-lifecycle.js';
 import { nodepooldProgram, type NodepooldOptions } from './daemon-programs.js';
 import { processOutput } from './output.js';
@@ -17,41 +17,18 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     argv,
     // Work in flight is persisted and resumes at the next start.
     stopTimeoutMs: 10_000,
-    work: ({ config, db, logging }) => {
-      const log = logging.get('nodepool.NodePool');
-      const pool = new NodePool({
-        configFile: options.c,
-        config,
-        db,
-        logging,
-        launches: options.launches,
-        deletes: options.deletes,
-      });
-      // Unless --no-builder, one process is a complete system: it builds and uploads images too.
-      if (options.builder && !config.imagesDir) log.warn('images-dir is not set: no builder runs inside nodepoold (nodes boot from uploads made elsewhere)');
-      const builder = options.builder && config.imagesDir
-        ? new ImageBuilder({
-            config,
-            configFile: options.c,
-            db,
-            logging,
-            buildWorkers: options.buildWorkers,
-            uploadWorkers: options.uploadWorkers,
-            clouds: new SharedDrivers((name) => pool.providerRuntimes.get(name), systemClock),
-            program: 'nodepoold',
-            tuning,
-          })
-        : undefined;
-      return {
-        start: async () => {
-          await pool.start();
-          await builder?.start();
-        },
-        stop: async () => {
-          await Promise.all([pool.stop(), builder?.stop()]);
-        },
-        actors: () => [pool.actor, builder?.builderActor],
-      };
+    host: ({ config, db, logging }) => {
+      const host = new ActorHost({ configFile: options.c, config, db, logging });
+      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes }));
+      // Unless --no-builder, one process is a complete system: it builds and uploads images too,
+      // through the same gateways (one rate queue per provider for the whole process).
+      if (options.builder && !config.imagesDir) {
+        logging.get('nodepool.NodePool').warn('images-dir is not set: no builder runs inside nodepoold (nodes boot from uploads made elsewhere)');
+      }
+      if (options.builder && config.imagesDir) {
+        host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, program: 'nodepoold', tuning }));
+      }
+      return host;
     },
   });
 });

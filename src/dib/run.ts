@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, writeFileSync, type WriteStream } 
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { removeBuildOutput } from './build-files.js';
 import { fileExtension, type DibInvocation } from './command.js';
 

@@ -88,7 +88,39 @@ export interface FloatingIp {
   attached: boolean;
 }
 
+/**
+ * What a kind of cloud can and cannot do, so that nothing outside
+ * src/drivers/ asks which driver it is talking to.
+ */
+export interface DriverCapabilities {
+  /**
+   * Another process (the command line, a separate builder) reaches the same
+   * cloud with a driver of its own. False for a simulated cloud that lives
+   * only inside the process that made it.
+   */
+  sharedAcrossProcesses: boolean;
+  /** When the cloud is not shared across processes: why, in words for an operator. */
+  localOnlyReason?: string;
+  /**
+   * Before the first upload, a node may boot from an image the cloud holds
+   * under the provider image's name (the simulated cloud's stand-in images).
+   */
+  bootsFromImageName: boolean;
+  /**
+   * Where the SSH server of a node at `ip` listens; undefined when the
+   * cloud's nodes have none (the SSH steps are then skipped).
+   */
+  sshEndpoint(ip: string): { host: string; port: number } | undefined;
+}
+
 export interface ProviderDriver {
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Makes sure nodes can launch before any image is uploaded: a simulated
+   * cloud adds an active stand-in image for each name it does not hold
+   * (docs/fake-cloud.md). Real clouds do nothing.
+   */
+  prepareStandInImages?(names: readonly string[]): void;
   /** All servers of the project, with details, in one call. */
   listServers(): Promise<Server[]>;
   createServer(request: CreateServerRequest): Promise<{ id: string }>;

@@ -1,6 +1,6 @@
 /** The driver for a configured provider: the one place that knows which driver kinds exist. */
 import type { Provider } from '../config/types.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { ProviderDriver } from './driver.js';
 import { createFakeDriver } from './fake/index.js';
 import { OpenStackDriver } from './openstack/index.js';

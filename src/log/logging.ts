@@ -1,4 +1,4 @@
-import { pino, type Level, type Logger } from 'pino';
+import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import { DEFAULT_LOG_SETTINGS, type LogSettings } from './settings.js';
 
 export type { Logger } from 'pino';
@@ -19,7 +19,8 @@ export class Logging {
   readonly root: Logger;
   private readonly settings: LogSettings;
 
-  constructor(settings: LogSettings = DEFAULT_LOG_SETTINGS, options: { debug?: boolean } = {}) {
+  /** `stream` replaces the settings' destination (a test keeps the lines in memory). */
+  constructor(settings: LogSettings = DEFAULT_LOG_SETTINGS, options: { debug?: boolean; stream?: DestinationStream } = {}) {
     this.settings = options.debug ? { ...settings, level: 'debug' } : settings;
     this.root = pino(
       {
@@ -29,7 +30,7 @@ export class Logging {
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
       },
-      destinationFor(this.settings.destination),
+      options.stream ?? destinationFor(this.settings.destination),
     );
   }
 

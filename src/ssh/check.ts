@@ -5,7 +5,7 @@
  * cloud-init are done.
  */
 import type { Client as SshClient } from 'ssh2';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   abortError,

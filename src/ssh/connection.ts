@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { Client as SshClient } from 'ssh2';
-import { systemClock, type Clock } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { SshConnectionFailed, SshKeyUnusable, classifySshError, type SshTarget } from './errors.js';
 
 /**

@@ -2,7 +2,7 @@
  * Launch step 9, second half: run the label's ready script on the node and
  * stream its output, so an operator sees why a node never became ready.
  */
-import { systemClock } from '../runtime/clock.js';
+import { systemClock } from '../core/clock.js';
 import { abortError, targetOf, withConnection, type SshConnectionOptions } from './connection.js';
 import { ReadyScriptFailed, SshConnectionFailed } from './errors.js';
 import { readyScriptCommand } from './shell.js';

@@ -5,7 +5,7 @@
  */
 import { asyncScheduler, Subscription } from 'rxjs';
 import type { SchedulerAction, SchedulerLike } from 'rxjs';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 
 /** Where a stream takes its time from: an explicit scheduler, else a clock, else real time. */
 export interface TimeSource {

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { removeStrayBuildFiles } from '../../src/builder/stray-files.js';
-import { workLease } from '../../src/builder/survey.js';
+import { imageWorkLease as workLease } from '../../src/core/leases.js';
 import type { Database } from '../../src/db/index.js';
 import { tempDir } from '../support/config-files.js';
 import { describeEachBackend } from '../support/databases.js';

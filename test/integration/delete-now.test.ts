@@ -3,14 +3,15 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
 import { createFakeDriver, type FakeDriver } from '../../src/drivers/fake/index.js';
-import { nodeDeleteLease } from '../../src/runtime/node-lease.js';
-import { serverMetadata } from '../../src/runtime/server-metadata.js';
+import { nodeDeleteLease } from '../../src/core/leases.js';
+import { serverMetadata } from '../../src/core/server-metadata.js';
 import { runExecutable } from '../support/cli.js';
 import { minimalConfig, tempDir, writeConfigFile } from '../support/config-files.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { poolConfig, writePoolConfig } from '../support/pool-config.js';
 import { liveServers } from '../support/fake-cloud-state.js';
+import { readyNodeSnapshot } from '../support/node-input.js';
 
 const running: RunningDaemon[] = [];
 afterEach(async () => {
@@ -53,9 +54,10 @@ describeEachBackend('nodepool delete --now', (backend) => {
       const server = await create('small-fake-a-1');
       const sub = await create('small-fake-a-1-sub');
       await db.nodes.update(node.id, { externalId: server.id });
-      await db.subnodes.create({ nodeId: node.id, externalId: sub.id, state: 'ready' });
-      await db.snapshots.save(`node-${node.id}`, 'node', { status: 'active', value: 'ready' });
-      return { node: { ...node, externalId: server.id }, server: server.id, sub: sub.id };
+      const subnode = await db.subnodes.create({ nodeId: node.id, externalId: sub.id, state: 'ready' });
+      await db.snapshots.save(`node-${node.id}`, 'node', await readyNodeSnapshot(node.id, server.id, { subnodes: 1 }));
+      await db.snapshots.save(`subnode-${subnode.id}`, 'subnode', await readyNodeSnapshot(subnode.id, sub.id, { role: 'sub', parentId: node.id }));
+      return { node: { ...node, externalId: server.id }, server: server.id, sub: sub.id, subnode: subnode.id };
     } finally {
       await driver.close();
     }
@@ -65,7 +67,7 @@ describeEachBackend('nodepool delete --now', (backend) => {
     const dir = tempDir();
     const configFile = writePoolConfig({ dir, dburi: backend.uri });
     const stateFile = join(dir, 'fake-a.json');
-    const { node, server, sub } = await seedNodeWithSubnode(configFile);
+    const { node, server, sub, subnode } = await seedNodeWithSubnode(configFile);
     expect(liveServers(stateFile).map((s) => s.id).sort()).toEqual([server, sub].sort());
 
     const result = await runExecutable('nodepool', ['-c', configFile, 'delete', String(node.id), '--now']);
@@ -77,6 +79,7 @@ describeEachBackend('nodepool delete --now', (backend) => {
     expect(await db.nodes.get(node.id)).toBeUndefined();
     expect(await db.subnodes.listForNode(node.id)).toEqual([]);
     expect(await db.snapshots.get(`node-${node.id}`)).toBeUndefined();
+    expect(await db.snapshots.get(`subnode-${subnode}`)).toBeUndefined();
     expect((await db.changes.since(0)).map((c) => [c.recordId, c.action])).toEqual([
       [node.id, 'delete'],
       [node.id, 'deleted'],

@@ -1,8 +1,8 @@
 /**
- * `alien-list` and `alien-image-list` (behaviour.md section 8): what a cloud
- * holds that no record accounts for. Both ask each provider's cloud through
- * its driver, so they work for any driver kind and with the daemons stopped;
- * they change nothing.
+ * `alien-list` and `alien-image-list` (docs/behaviour.md, "Alien
+ * resources"): what a cloud holds that no record accounts for. Both ask each
+ * provider's cloud through its gateway, so they work for any driver kind
+ * and with the daemons stopped; they change nothing.
  *
  * The clouds are asked before the database is read, so a server (or image)
  * whose row is written while the command runs is not taken for an alien for
@@ -11,7 +11,8 @@
 import type { NodepoolConfig, Provider } from '../../config/types.js';
 import type { Database } from '../../db/index.js';
 import type { CloudImage, ProviderDriver, Server } from '../../drivers/driver.js';
-import { createDriver } from '../../drivers/factory.js';
+import { GatewayRegistry, type ProviderGateway } from '../../gateway/index.js';
+import { Logging } from '../../log/index.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
 import { renderTable } from '../table.js';
@@ -28,6 +29,7 @@ export interface AlienOptions extends ListingOptions {
   provider?: string;
   /** How a provider's driver is made; default the factory (tests substitute failing clouds). */
   createDriver?: (provider: Provider) => ProviderDriver;
+  logging?: Logging;
 }
 
 export interface AlienServer {
@@ -47,7 +49,7 @@ export interface AlienImage {
 
 /** `alien-list [PROVIDER]`: servers whose id no node or sub-node row of that provider records. */
 export async function listAlienServers(db: Database, config: NodepoolConfig, out: Output, options: AlienOptions): Promise<void> {
-  const survey = await askClouds(config, options, 'servers', (driver) => driver.listServers());
+  const survey = await askClouds(config, options, 'servers', (gateway) => gateway.call('listServers', (d) => d.listServers()));
   const recorded = await recordedServers(db);
   const rows = survey.listed.flatMap(({ provider, items }) =>
     items
@@ -86,7 +88,7 @@ async function recordedServers(db: Database): Promise<RecordedIds> {
 
 /** `alien-image-list [PROVIDER]`: images nodepool made (they carry nodepool_build_id) that no ready upload holds. */
 export async function listAlienImages(db: Database, config: NodepoolConfig, out: Output, options: AlienOptions): Promise<void> {
-  const survey = await askClouds(config, options, 'images', (driver) => driver.listImages());
+  const survey = await askClouds(config, options, 'images', (gateway) => gateway.call('listImages', (d) => d.listImages()));
   const recorded = new RecordedIds();
   for (const upload of await db.uploads.list({ states: ['ready'] })) {
     if (upload.externalId) recorded.add(upload.provider, upload.externalId);
@@ -147,42 +149,49 @@ interface Survey<T> {
 }
 
 /**
- * Asks every selected provider's cloud, all at once. A provider whose driver
- * cannot be made or whose call fails is left out with the reason; every driver
- * opened is closed again.
+ * Asks every selected provider's cloud, all at once, each through its
+ * gateway. A provider whose driver cannot be made, whose cloud no other
+ * process can reach, or whose call fails is left out with the reason; every
+ * driver opened is closed again.
  */
 async function askClouds<T>(
   config: NodepoolConfig,
   options: AlienOptions,
   what: string,
-  read: (driver: ProviderDriver) => Promise<T[]>,
+  read: (gateway: ProviderGateway) => Promise<T[]>,
 ): Promise<Survey<T>> {
-  const make = options.createDriver ?? createDriver;
-  const outcomes = await Promise.all(
-    selectProviders(config, options.provider).map(async (provider): Promise<Listed<T> | Failed> => {
-      const unreachable = unreachableReason(provider);
-      if (unreachable) return { provider, reason: unreachable };
-      let driver: ProviderDriver;
-      try {
-        driver = make(provider);
-      } catch (err) {
-        return { provider, reason: messageOf(err) };
-      }
-      try {
-        return { provider, items: await read(driver) };
-      } catch (err) {
-        return { provider, reason: `listing its ${what} failed: ${messageOf(err)}` };
-      } finally {
-        await driver.close().catch(() => {});
-      }
-    }),
-  );
-  const survey: Survey<T> = { listed: [], failed: [] };
-  for (const outcome of outcomes) {
-    if ('items' in outcome) survey.listed.push(outcome);
-    else survey.failed.push(outcome);
+  const make = options.createDriver;
+  const gateways = new GatewayRegistry({ logging: options.logging ?? new Logging(), ...(make && { makeDriver: (p: Provider) => make(p) }) });
+  try {
+    const outcomes = await Promise.all(
+      selectProviders(config, options.provider).map(async (provider): Promise<Listed<T> | Failed> => {
+        let gateway: ProviderGateway;
+        try {
+          gateway = gateways.open(provider);
+        } catch (err) {
+          return { provider, reason: messageOf(err) };
+        }
+        const { capabilities } = gateway;
+        if (!capabilities.sharedAcrossProcesses) {
+          // A driver made here would see a new, empty cloud and report nothing, which would read as "no aliens".
+          return { provider, reason: `${capabilities.localOnlyReason ?? 'its cloud lives only inside the daemon'}, where no command can reach it` };
+        }
+        try {
+          return { provider, items: await read(gateway) };
+        } catch (err) {
+          return { provider, reason: `listing its ${what} failed: ${messageOf(err)}` };
+        }
+      }),
+    );
+    const survey: Survey<T> = { listed: [], failed: [] };
+    for (const outcome of outcomes) {
+      if ('items' in outcome) survey.listed.push(outcome);
+      else survey.failed.push(outcome);
+    }
+    return survey;
+  } finally {
+    await gateways.close();
   }
-  return survey;
 }
 
 function selectProviders(config: NodepoolConfig, name: string | undefined): Provider[] {
@@ -190,18 +199,6 @@ function selectProviders(config: NodepoolConfig, name: string | undefined): Prov
   const provider = config.providers.find((p) => p.name === name);
   if (!provider) throw new CommandFailure(`Provider ${name} not found.`);
   return [provider];
-}
-
-/**
- * A simulated cloud without a state file lives only inside the process that
- * made it (nodepoold): a driver made here would see a new, empty cloud and
- * report nothing, which would read as "no aliens".
- */
-function unreachableReason(provider: Provider): string | undefined {
-  if (provider.driver === 'fake' && provider.fake?.stateFile === undefined) {
-    return 'its simulated cloud has no fake.state-file and lives only inside nodepoold, where no command can reach it';
-  }
-  return undefined;
 }
 
 /** One line, whatever the driver's message spans. */

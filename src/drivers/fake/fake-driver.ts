@@ -1,5 +1,7 @@
+import type { FakeCloudSettings } from '../../config/types.js';
 import {
   DriverError,
+  type DriverCapabilities,
   type CloudImage,
   type CreateServerRequest,
   type Flavor,
@@ -19,6 +21,17 @@ import type { FakeCloud } from './cloud.js';
  */
 export class FakeDriver implements ProviderDriver {
   private isClosed = false;
+
+  /** Read from the cloud's settings now: a reload that adds `fake.ssh` takes effect at once. */
+  get capabilities(): DriverCapabilities {
+    return fakeCapabilities(this.cloud.settings);
+  }
+
+  /** Until builds are uploaded, nodes boot from an image named like the provider image (docs/fake-cloud.md). */
+  prepareStandInImages(names: readonly string[]): void {
+    const present = new Set(this.cloud.images().map((i) => i.name));
+    for (const name of names) if (!present.has(name)) this.cloud.addImage(name);
+  }
 
   constructor(
     readonly cloud: FakeCloud,
@@ -85,4 +98,25 @@ export class FakeDriver implements ProviderDriver {
       throw error;
     }
   }
+}
+
+/**
+ * A simulated cloud is reached from another process only through its state
+ * file; its nodes have an SSH server only where `fake.ssh` names a real one.
+ */
+export function fakeCapabilities(settings: Pick<FakeCloudSettings, 'stateFile' | 'ssh'>): DriverCapabilities {
+  const endpoint = settings.ssh === undefined ? undefined : hostAndPort(settings.ssh);
+  const shared = settings.stateFile !== undefined;
+  return {
+    sharedAcrossProcesses: shared,
+    ...(!shared && { localOnlyReason: 'its simulated cloud has no fake.state-file and lives only inside nodepoold' }),
+    bootsFromImageName: true,
+    sshEndpoint: () => endpoint,
+  };
+}
+
+/** `host:port` or `[v6]:port`. */
+function hostAndPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
 }

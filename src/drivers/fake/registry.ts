@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_FAKE_CLOUD } from '../../config/defaults.js';
 import type { FakeCloudSettings, Provider } from '../../config/types.js';
-import type { Clock } from '../../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { FakeCloud } from './cloud.js';
 import { FakeDriver } from './fake-driver.js';
 

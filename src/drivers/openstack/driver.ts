@@ -14,6 +14,7 @@ import {
   type CreateServerRequest,
   type Flavor,
   type FloatingIp,
+  type DriverCapabilities,
   type ProviderDriver,
   type Quota,
   type Server,
@@ -70,7 +71,15 @@ export interface OpenStackDriverOptions {
   connection?: OpenStackConnection;
 }
 
+/** A real cloud: every process reaches it, nodes answer SSH on port 22 of their address. */
+const OPENSTACK_CAPABILITIES: DriverCapabilities = {
+  sharedAcrossProcesses: true,
+  bootsFromImageName: false,
+  sshEndpoint: (ip) => ({ host: ip, port: 22 }),
+};
+
 export class OpenStackDriver implements ProviderDriver {
+  readonly capabilities = OPENSTACK_CAPABILITIES;
   private readonly session: OpenStackSession;
   private networkIds = new Map<string, Promise<string>>();
 

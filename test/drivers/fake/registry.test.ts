@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { SimulatedClock } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/runtime/clock.js';
+import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { DriverError } from '../../../src/drivers/driver.js';
 import {
   closeFakeClouds, createFakeDriver, FakeCloud, fakeCloudFor, seededRandom,

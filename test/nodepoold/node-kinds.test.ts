@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keepCommandedState } from '../../src/runtime/node-persistence.js';
+import { keepCommandedState } from '../../src/nodepoold/node-kinds.js';
 
 describe('a node row written from its actor', () => {
   it('keeps a command’s delete until the actor deletes', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nodeIdFromMetadata, serverMetadata, subnodeIdFromMetadata } from '../../src/runtime/server-metadata.js';
-import { nodeNameOf, renderTemplate } from '../../src/runtime/templates.js';
+import { nodeIdFromMetadata, serverMetadata, subnodeIdFromMetadata } from '../../src/core/server-metadata.js';
+import { nodeNameOf, renderTemplate } from '../../src/core/templates.js';
 
 describe('server metadata', () => {
   it('carries groups and nodepool as JSON text, with the image meta', () => {

@@ -1,24 +1,26 @@
 /**
- * The two periodic tasks of nodepoold (behaviour.md section 4), each on its
- * cron line: `cleanup` deletes nodes stuck in a transient state, servers no
- * node row owns (leaked instances) and, where asked, unattached floating IPs;
- * `check` logs in to every ready node and deletes those that do not answer.
+ * The two periodic tasks of nodepoold (docs/behaviour.md, "Periodic
+ * tasks"), each on its cron line: `cleanup` deletes nodes stuck in a
+ * transient state, servers no node row owns (leaked instances) and, where
+ * asked, unattached floating IPs; `check` logs in to every ready node and
+ * deletes those that do not answer.
  *
- * Nodes in state `delete` are not this module's business: their actors
- * delete them. Nodes are deleted through `deleteNode` (the node's actor, so a
- * node is never deleted twice at once); only servers without a row are
- * deleted here directly.
+ * Nothing is deleted here directly but floating IPs: a node goes to its
+ * actor (`deleteNode`), a leaked server to its provider actor as an orphan
+ * (`deleteOrphan`), so every server is deleted by the node machine's one
+ * deletion protocol (docs/behaviour.md, "Deleting").
  */
 import type { Subscription } from 'rxjs';
 import { cronProblem } from '../config/cron.js';
-import type { NodepoolConfig, Provider, ProviderImage } from '../config/types.js';
+import type { NodepoolConfig, ProviderImage } from '../config/types.js';
+import { nodeIdFromMetadata } from '../core/server-metadata.js';
 import type { Database, NodeRecord, NodeState } from '../db/index.js';
 import { DriverError } from '../drivers/driver.js';
 import type { Logger } from '../log/index.js';
 import { checkSsh } from '../ssh/index.js';
 import { cronSchedule } from '../streams/schedules.js';
-import type { Clock } from './clock.js';
-import type { ProviderRuntime } from './provider-runtime.js';
+import type { Clock } from '../core/clock.js';
+import type { ProviderGateway } from '../gateway/index.js';
 
 const HOUR_MS = 3_600_000;
 /** Upstream's NODE_CLEANUP and TEST_CLEANUP. */
@@ -35,14 +37,17 @@ const LASTING_STATES: readonly NodeState[] = ['ready', 'hold'];
 export type PeriodicTaskName = 'cleanup' | 'check';
 
 /** Resolves when the node answered; rejects with why it did not. */
-export type SshCheck = (node: NodeRecord, image: ProviderImage, provider: Provider) => Promise<void>;
+export type SshCheck = (node: NodeRecord, image: ProviderImage, gateway: ProviderGateway) => Promise<void>;
 
 export interface PeriodicTasksDeps {
   db: Database;
   config: () => NodepoolConfig;
-  providers: () => ProviderRuntime[];
+  /** The gateways of the providers this process drives. */
+  gateways: () => ProviderGateway[];
   /** Hands the node to its actor for deletion (nodepoold's delete command). */
   deleteNode: (node: { id: number; provider: string }, reason: string) => void;
+  /** Hands a server no row owns to its provider actor, which deletes it as an orphan. */
+  deleteOrphan: (server: LeakedServer, reason: string) => void;
   log: Logger;
   clock: Clock;
   /** False under `--no-deletes`: the tasks report what they would delete. */
@@ -210,9 +215,9 @@ export class PeriodicTasks {
     }
 
     const perProvider = await Promise.all(
-      this.deps.providers().map(async (runtime) => {
-        const leaked = await this.cleanLeakedServers(runtime, highestNodeId, deletesAllowed, failures);
-        const ips = runtime.provider.cleanFloatingIps ? await this.cleanFloatingIps(runtime, deletesAllowed, failures) : [];
+      this.deps.gateways().map(async (gateway) => {
+        const leaked = await this.findLeakedServers(gateway, highestNodeId, deletesAllowed, failures);
+        const ips = gateway.provider.cleanFloatingIps ? await this.cleanFloatingIps(gateway, deletesAllowed, failures) : [];
         return { leaked, ips };
       }),
     );
@@ -251,45 +256,35 @@ export class PeriodicTasks {
   }
 
   /**
-   * Servers whose metadata names this provider and a node that has no row.
-   * A node's row is written before its server is created, so a row that
-   * exists (re-read after the list) always claims its server.
+   * Servers whose metadata names this provider and a node that has no row,
+   * handed to the provider actor to delete. A node's row is written before
+   * its server is created, so a row that exists (re-read after the list)
+   * always claims its server.
    */
-  private async cleanLeakedServers(
-    runtime: ProviderRuntime,
+  private async findLeakedServers(
+    gateway: ProviderGateway,
     highestNodeId: number,
     deletesAllowed: boolean,
     failures: TaskFailure[],
   ): Promise<LeakedServer[]> {
     let servers;
     try {
-      ({ servers } = await runtime.listServers());
+      servers = await gateway.listServers();
     } catch (err) {
-      failures.push({ provider: runtime.name, step: 'list servers', error: messageOf(err) });
-      this.deps.log.warn({ provider: runtime.name, err }, `cleanup: cannot list the servers of ${runtime.name}`);
+      failures.push({ provider: gateway.name, step: 'list servers', error: messageOf(err) });
+      this.deps.log.warn({ provider: gateway.name, err }, `cleanup: cannot list the servers of ${gateway.name}`);
       return [];
     }
     const leaked: LeakedServer[] = [];
     for (const server of servers) {
-      const nodeId = server.nodeId;
-      if (nodeId === undefined || nodeId > highestNodeId) continue;
+      const nodeId = nodeIdFromMetadata(server.metadata, gateway.name);
+      if (nodeId === undefined || nodeId > highestNodeId || server.status === 'DELETED') continue;
       if (await this.isOwned(nodeId, server.id)) continue;
-      const found = { provider: runtime.name, serverId: server.id, nodeId };
       if (this.stopped) break;
+      const found = { provider: gateway.name, serverId: server.id, nodeId };
       leaked.push(found);
-      const what = `leaked instance ${server.id} of node ${nodeId} in ${runtime.name}`;
-      if (!deletesAllowed) {
-        this.deps.log.info({ ...found, task: 'cleanup' }, `would delete ${what} (--no-deletes)`);
-        continue;
-      }
-      try {
-        await runtime.queue.run('deleteServer', () => runtime.driver.deleteServer(server.id));
-        this.deps.log.info({ ...found, task: 'cleanup' }, `deleted ${what}`);
-      } catch (err) {
-        if (err instanceof DriverError && err.kind === 'not-found') continue;
-        failures.push({ provider: runtime.name, step: `delete server ${server.id}`, error: messageOf(err) });
-        this.deps.log.warn({ ...found, err }, `cleanup: cannot delete ${what}`);
-      }
+      const what = `leaked instance ${server.id} of node ${nodeId} in ${gateway.name}`;
+      this.act(deletesAllowed, what, { ...found, task: 'cleanup' }, () => this.deps.deleteOrphan(found, `leaked instance of node ${nodeId}`));
     }
     return leaked;
   }
@@ -299,31 +294,31 @@ export class PeriodicTasks {
     return (await this.deps.db.subnodes.findByExternalId(serverId)) !== undefined;
   }
 
-  private async cleanFloatingIps(runtime: ProviderRuntime, deletesAllowed: boolean, failures: TaskFailure[]): Promise<LooseFloatingIp[]> {
+  private async cleanFloatingIps(gateway: ProviderGateway, deletesAllowed: boolean, failures: TaskFailure[]): Promise<LooseFloatingIp[]> {
     let ips;
     try {
-      ips = await runtime.queue.run('listFloatingIps', () => runtime.driver.listFloatingIps());
+      ips = await gateway.call('listFloatingIps', (driver) => driver.listFloatingIps());
     } catch (err) {
-      failures.push({ provider: runtime.name, step: 'list floating IPs', error: messageOf(err) });
-      this.deps.log.warn({ provider: runtime.name, err }, `cleanup: cannot list the floating IPs of ${runtime.name}`);
+      failures.push({ provider: gateway.name, step: 'list floating IPs', error: messageOf(err) });
+      this.deps.log.warn({ provider: gateway.name, err }, `cleanup: cannot list the floating IPs of ${gateway.name}`);
       return [];
     }
     const loose: LooseFloatingIp[] = [];
     for (const ip of ips.filter((f) => !f.attached)) {
       if (this.stopped) break;
-      const found = { provider: runtime.name, id: ip.id, address: ip.address };
+      const found = { provider: gateway.name, id: ip.id, address: ip.address };
       loose.push(found);
-      const what = `unattached floating IP ${ip.address} (${ip.id}) in ${runtime.name}`;
+      const what = `unattached floating IP ${ip.address} (${ip.id}) in ${gateway.name}`;
       if (!deletesAllowed) {
         this.deps.log.info({ ...found, task: 'cleanup' }, `would delete ${what} (--no-deletes)`);
         continue;
       }
       try {
-        await runtime.queue.run('deleteFloatingIp', () => runtime.driver.deleteFloatingIp(ip.id));
+        await gateway.call('deleteFloatingIp', (driver) => driver.deleteFloatingIp(ip.id));
         this.deps.log.info({ ...found, task: 'cleanup' }, `deleted ${what}`);
       } catch (err) {
         if (err instanceof DriverError && err.kind === 'not-found') continue;
-        failures.push({ provider: runtime.name, step: `delete floating IP ${ip.id}`, error: messageOf(err) });
+        failures.push({ provider: gateway.name, step: `delete floating IP ${ip.id}`, error: messageOf(err) });
         this.deps.log.warn({ ...found, err }, `cleanup: cannot delete ${what}`);
       }
     }
@@ -383,7 +378,7 @@ export class PeriodicTasks {
       return;
     }
     try {
-      await this.sshCheck(node, setting.image, setting.provider);
+      await this.sshCheck(node, setting.image, setting.gateway);
       report.answered.push(node.id);
       return;
     } catch (err) {
@@ -403,25 +398,26 @@ export class PeriodicTasks {
   }
 
   /** The node's provider and image as configured now, or why the node cannot be checked. */
-  private settingOf(node: NodeRecord): { provider: Provider; image: ProviderImage } | string {
-    const runtime = this.deps.providers().find((r) => r.name === node.provider);
-    if (!runtime) return `provider ${node.provider} is not running`;
+  private settingOf(node: NodeRecord): { gateway: ProviderGateway; image: ProviderImage } | string {
+    const gateway = this.deps.gateways().find((g) => g.name === node.provider);
+    if (!gateway) return `provider ${node.provider} is not running`;
     const label = this.deps.config().labels.find((l) => l.name === node.label);
     if (!label) return `label ${node.label} is not configured`;
-    const image = runtime.provider.images.find((i) => i.name === label.image);
+    const image = gateway.provider.images.find((i) => i.name === label.image);
     if (!image) return `provider ${node.provider} has no image ${label.image}`;
-    return { provider: runtime.provider, image };
+    return { gateway, image };
   }
 }
 
 /**
  * One attempt (`deadline: now`) with a generous connect timeout: a node that
- * is merely slow is not deleted. The simulated cloud without `fake.ssh` has
- * no SSH server, so its nodes always answer; with it, the check goes there.
+ * is merely slow is not deleted. A cloud whose nodes have no SSH server (the
+ * simulated cloud without `fake.ssh`) has every node answer.
  */
 export function defaultSshCheck(clock: Clock, timeoutMs = DEFAULT_SSH_CHECK_TIMEOUT_MS): SshCheck {
-  return async (node, image, provider) => {
-    const endpoint = sshEndpoint(node, provider);
+  return async (node, image, gateway) => {
+    if (!node.ip) throw new Error('the node has no IP address');
+    const endpoint = gateway.capabilities.sshEndpoint(node.ip);
     if (!endpoint) return;
     await checkSsh({
       ...endpoint,
@@ -432,17 +428,6 @@ export function defaultSshCheck(clock: Clock, timeoutMs = DEFAULT_SSH_CHECK_TIME
       connectTimeoutMs: timeoutMs,
     });
   };
-}
-
-function sshEndpoint(node: NodeRecord, provider: Provider): { host: string; port: number } | undefined {
-  if (provider.driver === 'fake') {
-    const ssh = provider.fake?.ssh;
-    if (!ssh) return undefined;
-    const at = ssh.lastIndexOf(':');
-    return { host: ssh.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(ssh.slice(at + 1)) };
-  }
-  if (!node.ip) throw new Error('the node has no IP address');
-  return { host: node.ip, port: 22 };
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */

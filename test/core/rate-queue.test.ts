@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
-import { RateQueue } from '../../src/runtime/rate-queue.js';
+import { RateQueue } from '../../src/core/rate-queue.js';
 
 const flush = async () => {
   for (let i = 0; i < 5; i += 1) await Promise.resolve();

@@ -3,23 +3,26 @@ import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type Su
 import type { NodepoolConfig } from '../config/types.js';
 import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
+import { nodeActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeInput } from '../../machines/node.machine.js';
 import type { Launch } from '../../machines/pool.machine.js';
-import type { Clock } from './clock.js';
-import type { ProviderRuntime } from './provider-runtime.js';
-import { nodeNameOf, renderTemplate } from './templates.js';
+import type { Clock } from '../core/clock.js';
+import { nodeNameOf, renderTemplate } from '../core/templates.js';
+import type { ProviderGateway } from '../gateway/index.js';
+import { bootImage } from './boot-image.js';
 
 export interface LauncherDeps {
   db: Database;
   config: () => NodepoolConfig;
-  providers: () => ProviderRuntime[];
+  /** The gateways of the configured providers this process launches on. */
+  gateways: () => ProviderGateway[];
   clock: Clock;
   log: Logger;
   /** `--no-launches`. */
   launchesAllowed: () => boolean;
   /** Queued work per label from the demand sources (none yet: min-ready only). */
   demand?: () => Record<string, number>;
-  /** Picks an availability zone; random by default (behaviour.md step 1). */
+  /** Picks an availability zone; random by default (docs/behaviour.md, launch step 1). */
   pickZone?: (zones: readonly string[]) => string | undefined;
 }
 
@@ -58,7 +61,7 @@ const randomZone = (zones: readonly string[]) => (zones.length ? zones[Math.floo
 
 /**
  * The pool's `allocate` effect: counts the nodes, asks the allocation what
- * to launch (behaviour.md section 3), creates a row per new node (state
+ * to launch (docs/behaviour.md, "How many nodes to launch"), creates a row per new node (state
  * building, hostname from the target's template) and returns the launches
  * for the provider actors. Its history carries over between runs.
  */
@@ -75,7 +78,7 @@ export class Launcher {
     const subnodes = await this.deps.db.subnodes.list();
     const usableImages = await this.usableImages(config);
     const quotaHeadroom: Record<string, number | undefined> = {};
-    for (const runtime of this.deps.providers()) quotaHeadroom[runtime.name] = await runtime.quotaHeadroom();
+    for (const gateway of this.deps.gateways()) quotaHeadroom[gateway.name] = await gateway.quotaHeadroom();
     const result = allocate({
       config,
       nodes: tally(rows),
@@ -114,7 +117,7 @@ export class Launcher {
         launches.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
       }
     }
-    for (const runtime of this.deps.providers()) runtime.noteLaunched(launches.filter((l) => l.provider === runtime.name).length);
+    for (const gateway of this.deps.gateways()) gateway.noteLaunched(launches.filter((l) => l.provider === gateway.name).length);
     if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
     return launches;
   }
@@ -122,6 +125,8 @@ export class Launcher {
   private async createSubnodeRow(parent: NodeRecord, template: string): Promise<SubnodeRecord> {
     return this.deps.db.transaction(async (tx) => {
       const row = await tx.subnodes.create({ nodeId: parent.id, state: 'building', stateTime: this.deps.clock.now() });
+      // An id the database hands out again must not come with the state of the actor that had it before.
+      await tx.snapshots.delete(subnodeActorId(row.id));
       const hostname = renderTemplate(template, {
         label: parent.label,
         provider: parent.provider,
@@ -137,6 +142,7 @@ export class Launcher {
     const az = (this.deps.pickZone ?? randomZone)(zones);
     return this.deps.db.transaction(async (tx) => {
       const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: hostName(), state: 'building', createdAt: this.deps.clock.now() });
+      await tx.snapshots.delete(nodeActorId(row.id));
       const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
       return tx.nodes.update(row.id, { hostname, nodename: nodeNameOf(hostname) });
     });
@@ -145,12 +151,12 @@ export class Launcher {
   /** (provider, image) pairs a node can boot from now. */
   private async usableImages(config: NodepoolConfig): Promise<UsableImage[]> {
     const usable: UsableImage[] = [];
-    for (const runtime of this.deps.providers()) {
-      for (const image of runtime.provider.images) {
+    for (const gateway of this.deps.gateways()) {
+      for (const image of gateway.provider.images) {
         try {
-          if (await runtime.bootImage(image)) usable.push({ provider: runtime.name, image: image.name });
+          if (await bootImage(this.deps.db, gateway, image)) usable.push({ provider: gateway.name, image: image.name });
         } catch (err) {
-          this.deps.log.warn({ err, provider: runtime.name, image: image.name }, 'cannot tell whether the image is ready');
+          this.deps.log.warn({ err, provider: gateway.name, image: image.name }, 'cannot tell whether the image is ready');
         }
       }
     }

@@ -1,10 +1,17 @@
-import type { Logger } from '../log/index.js';
+import { systemClock, type Clock } from './clock.js';
+
+/** Only what SerialWrites logs through (a pino logger fits). */
+export interface WriteLog {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
 
 /**
  * Writes for many keys (actor ids), serialised per key and coalesced: while
  * one write of a key is in flight only the newest request waits, so a burst
  * of transitions costs at most two writes. Used by the persistence of node
- * and image actors, whose every snapshot asks for a write.
+ * and image actors, whose every snapshot asks for a write. The pauses
+ * between attempts are on the injected clock.
  */
 export class SerialWrites<T> {
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -12,9 +19,10 @@ export class SerialWrites<T> {
 
   constructor(
     private readonly write: (key: string, item: T) => Promise<void>,
-    private readonly log: Logger,
+    private readonly log: WriteLog,
     /** Logged with the error when a write fails. */
     private readonly failureMessage: string,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   request(key: string, item: T): void {
@@ -42,7 +50,7 @@ export class SerialWrites<T> {
         // A newer state is waiting: writing it supersedes this one.
         if (pause === undefined || this.pending.has(key)) throw err;
         this.log.warn({ err, actor: key }, `${this.failureMessage}; trying again`);
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), pause));
       }
     }
   }

@@ -1,0 +1,40 @@
+/**
+ * Every lease name and lease owner, in one place. A lease is a claim on a
+ * piece of work in the database (src/db/leases.ts) that lapses unless its
+ * owner renews it, so a process that dies lets its work go.
+ */
+import { hostname } from 'node:os';
+
+/**
+ * The lease that makes the deletion of a node's servers exclusive:
+ * nodepoold's deleteServer effect and `nodepool delete --now` both take it
+ * before they call the cloud, so the same server is never deleted by two at
+ * once. Long enough for one delete call; `delete --now` renews it while it
+ * waits for the server to go.
+ */
+export const NODE_DELETE_LEASE_TTL_MS = 120_000;
+
+export function nodeDeleteLease(nodeId: number): string {
+  return `node-delete-${nodeId}`;
+}
+
+/** Only the holder of this lease plans builds and uploads; every builder then claims work. */
+export const PLANNER_LEASE = 'builder-planner';
+
+/** The lease on a build's or upload's work: its actor id with a prefix, e.g. `image-build-3`. */
+export const imageWorkLease = (actorId: string) => `image-${actorId}`;
+
+/** This process as a lease owner: `<program>:<host>:<pid>`. */
+export function leaseOwner(program: string): string {
+  return `${program}:${hostname()}:${process.pid}`;
+}
+
+/**
+ * nodepoold as a lease owner: `nodepoold:<host>`, without the pid, so a
+ * nodepoold restarted after a crash takes its predecessor's leases over at
+ * once instead of waiting out their TTL (a delete in flight at the crash is
+ * repeated, which is safe). One nodepoold per database runs on a host.
+ */
+export function daemonLeaseOwner(): string {
+  return `nodepoold:${hostname()}`;
+}

@@ -1,0 +1,89 @@
+/**
+ * The node and sub-node actors as the actor host persists them: each
+ * snapshot is written with its row in one transaction (docs/architecture.md,
+ * "Persistence"), and a node that reached its end has its row removed with
+ * its snapshot.
+ */
+import type { NodePatch, Repositories, SubnodePatch } from '../db/index.js';
+import type { PersistedKind, SnapshotView } from '../actors/persisted-kind.js';
+import { parseActorId } from '../../machines/actor-ids.js';
+import { nodeMachine, nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
+
+interface NodeSnapshotLike {
+  value: unknown;
+  context: NodeContext;
+}
+
+/** A sub-node row as its actor's snapshot says it is (sub-nodes are building, ready or deleted). */
+export function subnodePatchOf(snapshot: NodeSnapshotLike): SubnodePatch {
+  const state = nodeStateOf(snapshot.value);
+  return {
+    state: state === 'building' || state === 'delete' ? state : 'ready',
+    externalId: snapshot.context.serverId ?? null,
+    ip: snapshot.context.ip ?? null,
+    ipPrivate: snapshot.context.ipPrivate ?? null,
+  };
+}
+
+/**
+ * A command's `delete` or `hold` in the row is the operator's word: an actor
+ * that has not yet heard it (the change log is read every second, and a
+ * restored actor hears it after its first write) must not walk it back.
+ * Only deleting follows a hold; nothing but deleting follows a delete.
+ */
+export function keepCommandedState(rowState: string, patch: NodePatch): NodePatch {
+  if (rowState === 'delete' && patch.state !== 'delete') return { ...patch, state: 'delete' };
+  if (rowState === 'hold' && patch.state !== 'delete' && patch.state !== 'hold') return { ...patch, state: 'hold' };
+  return patch;
+}
+
+/** The node row as a node actor's snapshot says it is. */
+export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
+  const { context } = snapshot;
+  const patch: NodePatch = {
+    state: nodeStateOf(snapshot.value),
+    externalId: context.serverId ?? null,
+    ip: context.ip ?? null,
+    ipPrivate: context.ipPrivate ?? null,
+  };
+  if (context.comment !== undefined) patch.comment = context.comment;
+  return patch;
+}
+
+const idOf = (actorId: string) => Number(parseActorId(actorId)?.id);
+const asNode = (snapshot: SnapshotView) => snapshot as unknown as NodeSnapshotLike;
+
+export const NODE_KIND: PersistedKind = {
+  kind: 'node',
+  owns: (actorId) => parseActorId(actorId)?.kind === 'node',
+  machine: nodeMachine,
+  stateOf: (snapshot) => nodeStateOf(snapshot.value),
+  async writeRecord(tx: Repositories, actorId, snapshot) {
+    const id = idOf(actorId);
+    const row = await tx.nodes.get(id);
+    if (!row) return false;
+    await tx.nodes.update(id, keepCommandedState(row.state, rowPatchOf(asNode(snapshot))));
+    return true;
+  },
+  async removeRecord(tx, actorId) {
+    await tx.nodes.delete(idOf(actorId));
+  },
+};
+
+export const SUBNODE_KIND: PersistedKind = {
+  kind: 'subnode',
+  owns: (actorId) => parseActorId(actorId)?.kind === 'subnode',
+  machine: nodeMachine,
+  stateOf: (snapshot) => nodeStateOf(snapshot.value),
+  async writeRecord(tx, actorId, snapshot) {
+    const id = idOf(actorId);
+    if (!(await tx.subnodes.get(id))) return false;
+    await tx.subnodes.update(id, subnodePatchOf(asNode(snapshot)));
+    return true;
+  },
+  async removeRecord(tx, actorId) {
+    await tx.subnodes.delete(idOf(actorId));
+  },
+};
+
+export const NODE_KINDS: readonly PersistedKind[] = [NODE_KIND, SUBNODE_KIND];

@@ -1,0 +1,255 @@
+/**
+ * nodepoold's workload in the actor host: the pool actor with its providers
+ * and nodes, the allocation that tells it what to launch, the commands'
+ * changes routed to the nodes they name, and the periodic tasks. Restores
+ * the nodes saved by a previous run before anything new is launched.
+ */
+import { filter, type Subscription } from 'rxjs';
+import type { AnyActorRef } from 'xstate';
+import type { ActorHost, StateChange, Workload, WorkloadStart } from '../actors/host.js';
+import { describeDiff } from '../config/diff.js';
+import type { Provider } from '../config/types.js';
+import { daemonLeaseOwner } from '../core/leases.js';
+import type { ChangeRecord, NodeRecord, SubnodeRecord } from '../db/index.js';
+import { DriverError } from '../drivers/driver.js';
+import type { ProviderGateway } from '../gateway/index.js';
+import type { Logger } from '../log/index.js';
+import type { ConfigUpdate } from '../streams/config-watch.js';
+import { POOL_ACTOR_ID, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from '../../machines/actor-ids.js';
+import type { NodeContext } from '../../machines/node.machine.js';
+import type { Adoption, PoolInput, ProviderSettings } from '../../machines/pool.machine.js';
+import { leasePerCall } from './delete-lease.js';
+import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
+import { NODE_KINDS } from './node-kinds.js';
+import { PeriodicTasks, type LeakedServer, type PeriodicTasksDeps } from './periodic-tasks.js';
+import { poolMachineWithEffects } from './pool-effects.js';
+
+export interface NodepooldOptions {
+  /** `--no-launches` / `--no-deletes`. */
+  launches?: boolean;
+  deletes?: boolean;
+  /** How often time is passed to the actors (deadlines, list and allocation intervals). */
+  tickMs?: number;
+  /** How often the allocation runs at least. */
+  allocateIntervalMs?: number;
+  /** Overrides for the periodic tasks (tests: a fake SSH check, cleanup ages). */
+  periodic?: Partial<Pick<PeriodicTasksDeps, 'sshCheck' | 'nodeCleanupAgeMs' | 'testCleanupAgeMs' | 'checkConcurrency'>>;
+}
+
+/** Milliseconds between a provider's list calls: often enough to see a node come up, never faster than its rate allows. */
+export function listIntervalMs(provider: Provider): number {
+  return Math.max(1000, provider.rate * 2000);
+}
+
+export class Nodepoold implements Workload {
+  readonly name = 'nodepoold';
+  readonly kinds = NODE_KINDS;
+  private readonly log: Logger;
+  private pool: AnyActorRef | undefined;
+  private periodicTasks: PeriodicTasks | undefined;
+  /** Leaked servers handed to their provider actor, by orphan actor id, until they are gone. */
+  private readonly orphans = new Map<string, LeakedServer>();
+  private orphanWatch: Subscription | undefined;
+  private stopping_ = false;
+
+  constructor(
+    private readonly host: ActorHost,
+    private readonly options: NodepooldOptions = {},
+  ) {
+    this.log = host.logging.get('nodepool.NodePool');
+  }
+
+  /** The pool actor, for tests and the SIGUSR2 dump. */
+  get actor(): AnyActorRef | undefined {
+    return this.pool;
+  }
+
+  get periodic(): PeriodicTasks | undefined {
+    return this.periodicTasks;
+  }
+
+  /** The gateways of the providers this daemon launches on now. */
+  gateways(): ProviderGateway[] {
+    return this.host.config.providers.map((p) => this.host.gateways.get(p.name)).filter((g): g is ProviderGateway => g !== undefined && !g.retired);
+  }
+
+  root() {
+    const { host } = this;
+    for (const provider of host.config.providers) this.openGateway(provider);
+    const launcher = new Launcher({
+      db: host.db,
+      config: () => host.config,
+      gateways: () => this.gateways(),
+      clock: host.clock,
+      log: this.log,
+      launchesAllowed: () => this.options.launches !== false && !this.stopping_,
+    });
+    const logic = poolMachineWithEffects({
+      db: host.db,
+      config: () => host.config,
+      gateway: (name) => host.gateways.get(name),
+      clock: host.clock,
+      log: this.log,
+      logging: host.logging,
+      deletesAllowed: () => this.options.deletes !== false,
+      deleteLease: leasePerCall(host.db, daemonLeaseOwner()),
+      allocate: () => launcher.run(),
+    });
+    const input: PoolInput = { providers: this.providerSettings(), allocateIntervalMs: this.options.allocateIntervalMs ?? 10_000 };
+    return { id: POOL_ACTOR_ID, logic, input, tickMs: this.options.tickMs ?? 1000 };
+  }
+
+  async start({ root, saved }: WorkloadStart): Promise<void> {
+    this.pool = root;
+    const { db, config } = this.host;
+    const rows = await db.nodes.list();
+    const subnodes = await db.subnodes.list();
+    const adoptions = this.adoptions(rows, subnodes, saved);
+    if (rows.length) {
+      const resumed = adoptions.filter((a) => a.resumeFrom !== undefined).length;
+      this.log.info({ restored: resumed, adopted: adoptions.length - resumed, subnodes: subnodes.length }, `resuming ${rows.length} node(s) from the database`);
+    }
+    // Without a gateway their servers cannot be reached: say so once per provider.
+    for (const name of new Set(adoptions.map((a) => a.provider).filter((p) => !this.host.gateways.get(p)))) {
+      this.log.warn({ provider: name }, `nodes of provider ${name}, which is not configured, wait until it is configured again`);
+    }
+    if (adoptions.length) root.send({ type: 'adopt', adoptions });
+    // From the rows read before any actor ran: a restored actor's first write must not hide a command.
+    for (const row of rows) this.commandFromRow(row);
+    this.periodicTasks = new PeriodicTasks({
+      db,
+      config: () => this.host.config,
+      gateways: () => this.gateways(),
+      deleteNode: (node, reason) => this.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event: { type: 'delete', reason } }),
+      deleteOrphan: (server, reason) => {
+        this.orphans.set(orphanActorId(server.serverId), server);
+        this.send({ type: 'orphan.delete', ...server, now: this.host.clock.now(), reason });
+      },
+      log: this.host.logging.get('nodepool.PeriodicTasks'),
+      clock: this.host.clock,
+      deletesAllowed: () => this.options.deletes !== false,
+      ...this.options.periodic,
+    });
+    this.periodicTasks.start();
+    this.orphanWatch = this.host.inspection
+      .pipe(filter((e) => e.type === '@xstate.snapshot' && (e.snapshot as { status?: string }).status === 'done'))
+      .subscribe((e) => this.orphanDone((e.actorRef as AnyActorRef).id));
+    this.log.info({ providers: config.providers.map((p) => p.name) }, 'nodepoold started');
+  }
+
+  /** Every node and sub-node row, resumed from its saved snapshot or started afresh from the row. */
+  private adoptions(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], saved: ReadonlyMap<string, unknown>): Adoption[] {
+    const config = this.host.config;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const nodes = rows.map((row) => ({
+      provider: row.provider,
+      nodeId: row.id,
+      input: nodeInputOf(row, config),
+      resumeFrom: saved.get(nodeActorId(row.id)),
+    }));
+    const subs = subnodes.flatMap((subnode) => {
+      const parent = byId.get(subnode.nodeId);
+      if (!parent) return [];
+      return [{
+        provider: parent.provider,
+        nodeId: subnode.id,
+        input: subnodeInputOf(subnode, parent, config),
+        resumeFrom: saved.get(subnodeActorId(subnode.id)),
+      }];
+    });
+    return [...nodes, ...subs];
+  }
+
+  reconfigure({ config, diff }: ConfigUpdate): void {
+    this.log.info(`configuration changed: ${describeDiff(diff)}`);
+    for (const provider of config.providers) this.openGateway(provider);
+    this.send({ type: 'providers.changed', providers: this.providerSettings() });
+    this.periodicTasks?.reschedule();
+  }
+
+  /** A command changed a node: tell its actor what the command asked (the row may already say otherwise). */
+  async onChange(change: ChangeRecord): Promise<void> {
+    if (change.kind !== 'node') return;
+    const row = await this.host.db.nodes.get(change.recordId);
+    if (!row) {
+      // `delete --now` deleted the server and then the row: the actor, if any, only has to see the server gone.
+      if (change.action === 'deleted' || change.action === 'delete') this.finishVanished(change.recordId);
+      return;
+    }
+    const command = { id: row.id, provider: row.provider, comment: row.comment };
+    if (change.action === 'hold') this.sendCommand(command, 'hold');
+    else if (change.action === 'delete') this.sendCommand(command, 'delete');
+  }
+
+  recordGone(actorId: string): void {
+    const parsed = parseActorId(actorId);
+    if (parsed?.kind !== 'node') return;
+    this.log.info({ node: Number(parsed.id) }, 'node row removed by a command');
+    this.finishVanished(Number(parsed.id));
+  }
+
+  /** Node states are logged once per change; a node leaving the count may need a replacement now. */
+  stateChanged({ actorId, state, snapshot }: StateChange): void {
+    const context = snapshot.context as NodeContext;
+    const what = context.role === 'sub' ? 'subnode' : 'node';
+    this.log.info({ [what]: context.nodeId, state, server: context.serverId, ip: context.ip }, `${what} ${context.nodeId} is ${state}`);
+    if ((state === 'delete' || state === 'removed') && parseActorId(actorId)) this.send({ type: 'allocation.wanted' });
+  }
+
+  async stopping(): Promise<void> {
+    this.stopping_ = true;
+    await this.periodicTasks?.stop();
+    this.send({ type: 'stop' });
+  }
+
+  async stopped(): Promise<void> {
+    this.orphanWatch?.unsubscribe();
+    this.log.info('nodepoold stopped');
+  }
+
+  /** A leaked server's actor ended: its provider no longer lists it. */
+  private orphanDone(actorId: string): void {
+    const server = this.orphans.get(actorId);
+    if (!server) return;
+    this.orphans.delete(actorId);
+    this.host.logging
+      .get('nodepool.PeriodicTasks')
+      .info({ ...server, task: 'cleanup' }, `deleted leaked instance ${server.serverId} of node ${server.nodeId} in ${server.provider}`);
+  }
+
+  private send(event: Parameters<AnyActorRef['send']>[0]): void {
+    this.pool?.send(event);
+  }
+
+  /** The provider's gateway, and stand-in images where the cloud offers them; a provider that cannot make one launches nothing. */
+  private openGateway(provider: Provider): void {
+    if (this.host.gateways.get(provider.name)) return;
+    try {
+      this.host.gateways.open(provider).prepareStandInImages();
+    } catch (err) {
+      if (!(err instanceof DriverError)) throw err;
+      this.log.error({ provider: provider.name }, `provider ${provider.name}: ${err.message}; it launches nothing`);
+    }
+  }
+
+  private providerSettings(): ProviderSettings[] {
+    return this.host.config.providers.filter((p) => this.host.gateways.get(p.name)).map((p) => ({ name: p.name, listIntervalMs: listIntervalMs(p) }));
+  }
+
+  /** A node whose row vanished (`delete --now`): its actor deletes nothing more and ends once the list no longer shows its server. */
+  private finishVanished(nodeId: number): void {
+    const actor = this.pool?.system.get(nodeActorId(nodeId)) as AnyActorRef | undefined;
+    actor?.send({ type: 'delete', reason: 'deleted by delete --now' });
+  }
+
+  /** The row says hold or delete (a command ran while we were away): tell the actor, which ignores what it already knows. */
+  private commandFromRow(row: { id: number; provider: string; state: string; comment: string | null }): void {
+    if (row.state === 'hold' || row.state === 'delete') this.sendCommand(row, row.state);
+  }
+
+  private sendCommand(node: { id: number; provider: string; comment: string | null }, command: 'hold' | 'delete'): void {
+    const event = command === 'hold' ? { type: 'hold' as const, reason: node.comment ?? undefined } : { type: 'delete' as const, reason: 'deleted by command' };
+    this.log.info({ node: node.id, command }, `command: ${command} node ${node.id}`);
+    this.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The pool, provider and node machines with their effects bound: the node
+ * effects (src/nodepoold/node-effects.ts), a provider's one list of its
+ * servers through its gateway, and the allocation. nodepoold runs the pool;
+ * `nodepool delete --now` runs a provider alone.
+ */
+import { fromPromise } from 'xstate';
+import { nodeIdFromMetadata, subnodeIdFromMetadata } from '../core/server-metadata.js';
+import type { Server } from '../drivers/driver.js';
+import type { ProviderGateway } from '../gateway/index.js';
+import type { Logging } from '../log/index.js';
+import type { NodeContext } from '../../machines/node.machine.js';
+import { poolMachine, type Launch } from '../../machines/pool.machine.js';
+import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
+import { resumable } from '../actors/resumable.js';
+import { nodeMachineWithEffects, type NodeEffectDeps } from './node-effects.js';
+
+export interface PoolEffectDeps extends NodeEffectDeps {
+  logging: Logging;
+  /** Runs the allocation and creates the rows of the nodes to launch. */
+  allocate: () => Promise<Launch[]>;
+}
+
+/** A server of the list as the provider actor hands it out: with the node its metadata names. */
+export function providerServerOf(gateway: ProviderGateway, server: Server): ProviderServer {
+  return {
+    id: server.id,
+    status: server.status,
+    publicV4: server.addresses.publicV4,
+    publicV6: server.addresses.publicV6,
+    privateV4: server.addresses.privateV4,
+    fault: server.fault,
+    nodeId: nodeIdFromMetadata(server.metadata, gateway.name),
+    subnodeId: subnodeIdFromMetadata(server.metadata, gateway.name),
+  };
+}
+
+/** A launch step of a process that only deletes: it never ends, and the deletion takes the node away from it. */
+const neverHere = fromPromise<never, unknown>(() => new Promise<never>(() => {}));
+
+/**
+ * The provider machine with its effects; `launches: false` (`delete --now`)
+ * leaves out every launch step, so a node resumed mid-launch creates nothing.
+ */
+export function providerMachineWithEffects(deps: NodeEffectDeps & { logging: Logging }, options: { launches?: boolean } = {}) {
+  const withEffects = nodeMachineWithEffects(deps).provide({
+    actions: {
+      reportLaunchFailure: ({ context }, params) =>
+        deps.log.warn({ node: (context as NodeContext).nodeId, reason: params.failure.reason }, `launch failed: ${params.failure.message}`),
+    },
+  });
+  const node = resumable(
+    options.launches === false
+      ? withEffects.provide({ actors: { createServer: neverHere as never, checkSsh: neverHere as never, prepareNode: neverHere as never } })
+      : withEffects,
+  );
+  return providerMachine.provide({
+    actors: {
+      node,
+      listServers: fromPromise(async ({ input }) => {
+        const gateway = deps.gateway(input.provider);
+        if (!gateway) throw new Error(`provider ${input.provider} has no gateway`);
+        const servers = await gateway.listServers();
+        return { servers: servers.map((s) => providerServerOf(gateway, s)), now: deps.clock.now() };
+      }),
+    },
+    actions: {
+      reportListFailure: ({ context }, params) =>
+        deps.logging.get(`nodepool.provider.${context.provider}`).warn({ provider: context.provider, err: params.error, failures: params.failures }, 'listing servers failed'),
+    },
+  });
+}
+
+export function poolMachineWithEffects(deps: PoolEffectDeps) {
+  return poolMachine.provide({
+    actors: { provider: providerMachineWithEffects(deps), allocate: fromPromise(() => deps.allocate()) },
+    actions: { reportAllocationFailure: (_, params) => deps.log.error({ err: params.error }, 'allocation failed') },
+  });
+}
