@@ -1,6 +1,7 @@
 import { ActorHost } from '../actors/host.js';
 import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
 import { Nodepoold } from '../nodepoold/nodepoold.js';
+import { nodepooldTuningFromEnv } from '../nodepoold/tuning.js';
 import { runDaemon } from './daemon-lifecycle.js';
 import { nodepooldProgram, type NodepooldOptions } from './daemon-programs.js';
 import { processOutput } from './output.js';
@@ -10,6 +11,7 @@ const argv = process.argv.slice(2);
 
 const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
   const tuning = options.builder ? tuningFromEnv() : {};
+  const nodepooldTuning = nodepooldTuningFromEnv();
   await runDaemon({
     name: 'nodepoold',
     logger: 'nodepool.NodePool',
@@ -19,7 +21,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     stopTimeoutMs: 10_000,
     host: ({ config, db, logging }) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
-      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes }));
+      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning }));
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
       // through the same gateways (one rate queue per provider for the whole process).
       if (options.builder && !config.imagesDir) {

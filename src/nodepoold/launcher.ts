@@ -119,6 +119,7 @@ export class Launcher {
     }
     for (const gateway of this.deps.gateways()) gateway.noteLaunched(launches.filter((l) => l.provider === gateway.name).length);
     if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
+    else this.deps.log.debug({ nodes: rows.length }, `allocation: nothing to launch (${rows.length} node(s) counted)`);
     return launches;
   }
 

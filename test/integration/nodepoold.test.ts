@@ -5,7 +5,7 @@ import { openDatabase, type Database } from '../../src/db/index.js';
 import { runExecutable } from '../support/cli.js';
 import { tempDir } from '../support/config-files.js';
 import { describeEachBackend } from '../support/databases.js';
-import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { allocationAfter, allocationWatch, startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { poolConfig, writePoolConfig } from '../support/pool-config.js';
 import { writeConfigFile } from '../support/config-files.js';
 import { cloudState } from '../support/fake-cloud-state.js';
@@ -21,7 +21,11 @@ afterEach(async () => {
  * what the next test's nodes boot from. Images: nodepoold-images.test.ts.
  */
 function start(configFile: string, ...args: string[]): RunningDaemon {
-  const daemon = startNodepoold(['-c', configFile, '--no-builder', ...args]);
+  return startWith(configFile, args, {});
+}
+
+function startWith(configFile: string, args: string[], env: NodeJS.ProcessEnv): RunningDaemon {
+  const daemon = startNodepoold(['-c', configFile, '--no-builder', ...args], env);
   running.push(daemon);
   return daemon;
 }
@@ -45,7 +49,8 @@ describeEachBackend('nodepoold as a process', (backend) => {
         { name: 'large', minReady: 2, providers: ['fake-a', 'fake-b'] },
       ],
     });
-    const daemon = start(configFile);
+    const watch = allocationWatch(dir);
+    const daemon = startWith(configFile, watch.args, watch.env);
     await waitFor('5 ready nodes', async () => (await readyCount(db)) === 5);
     const nodes = await db.nodes.list();
     expect(nodes.map((n) => n.label).sort()).toEqual(['large', 'large', 'small', 'small', 'small']);
@@ -61,8 +66,9 @@ describeEachBackend('nodepoold as a process', (backend) => {
       expect(node.hostname).toBe(`${node.label}-${node.provider}-${node.id}`);
       expect(server?.name).toBe(node.hostname);
     }
-    // Nothing more is launched once min-ready is met.
-    await daemon.waitForLog('a second allocation', (l) => l.msg === 'nodepoold started');
+    // Nothing more is launched once min-ready is met: an allocation that ran after the fifth node was ready launched nothing.
+    const lastReady = daemon.lines.findLastIndex((l) => / is ready$/.test(l.msg));
+    await allocationAfter(daemon, lastReady);
     expect((await db.nodes.list()).length).toBe(5);
 
     const list = await runExecutable('nodepool', ['-c', configFile, 'list']);
@@ -157,7 +163,8 @@ describe('nodepoold as a process, on SQLite', () => {
     const dburi = `sqlite://${join(dir, 'np.db')}`;
     const providers = [{ name: 'fake-a' }, { name: 'fake-b' }];
     const configFile = writePoolConfig({ dir, dburi, providers, labels: [{ name: 'small', minReady: 1, providers: ['fake-a'] }] });
-    const daemon = start(configFile);
+    const watch = allocationWatch(dir);
+    const daemon = startWith(configFile, watch.args, watch.env);
     const db = await openDatabase(dburi);
     try {
       await waitFor('1 ready node', async () => (await readyCount(db)) === 1);
@@ -184,8 +191,9 @@ describe('nodepoold as a process, on SQLite', () => {
       const [one] = await db.nodes.list({ label: 'other' });
       expect((await runExecutable('nodepool', ['-c', configFile, 'delete', String(one?.id)])).code).toBe(0);
       await waitFor('the deleted node gone', async () => !(await db.nodes.get(one?.id as number)));
-      // Give the allocation a few runs: it must not replace the node on the retired provider.
-      await daemon.waitForLog('a later allocation', (l) => l.state === 'removed' && l.node === one?.id);
+      // An allocation that ran after the node was removed must not replace it on the retired provider.
+      const removed = await daemon.waitForLog('the node removed', (l) => l.state === 'removed' && l.node === one?.id);
+      await allocationAfter(daemon, daemon.lines.indexOf(removed));
       expect((await db.nodes.list({ label: 'other' })).length).toBe(1);
       expect(await daemon.stop()).toBe(0);
     } finally {

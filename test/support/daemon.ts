@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { PROJECT_ROOT } from './cli.js';
 
 /** Polls `check` until it returns a truthy value, at most `timeoutMs`; never a blind sleep. */
@@ -117,4 +117,23 @@ function startCompiled(program: 'nodepoold' | 'nodepool-builder', args: readonly
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new RunningDaemon(child);
+}
+
+/**
+ * A logging configuration (for `-l`) that shows the allocation's runs, and
+ * the environment that runs it every second: a test sees a run that came
+ * after what it waits for, rather than trusting a line written before.
+ */
+export function allocationWatch(dir: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  const file = `${dir}/logging.yaml`;
+  writeFileSync(file, 'level: info\nloggers:\n  nodepool.NodePool: debug\n');
+  return { args: ['-l', file], env: { NODEPOOL_ALLOCATE_SECONDS: '1' } };
+}
+
+/** True for the line of an allocation run that launched nothing. */
+export const idleAllocation = (line: LogLine) => /^allocation: nothing to launch/.test(line.msg);
+
+/** Waits for an allocation run logged after line `index` (a run that saw everything before it). */
+export function allocationAfter(daemon: RunningDaemon, index: number, timeoutMs = 10_000): Promise<LogLine> {
+  return waitFor('an allocation run after that', () => daemon.lines.slice(index + 1).find(idleAllocation), { timeoutMs });
 }
