@@ -9,7 +9,7 @@
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
 import { providerActorId, providerNameOf } from './actor-ids.js';
 import type { NodeEvent, NodeInput } from './node.machine.js';
-import { hasNodeActors, providerMachine } from './provider.machine.js';
+import { providerIsDrained, providerMachine, type ProviderContext } from './provider.machine.js';
 
 export interface ProviderSettings {
   name: string;
@@ -169,8 +169,8 @@ export const poolMachine = setup({
             const configured = new Set(context.providers.map((p) => providerActorId(p.name)));
             for (const [id, child] of Object.entries(self.getSnapshot().children) as [string, AnyActorRef][]) {
               if (providerNameOf(id) === undefined) continue;
-              const snapshot = child.getSnapshot() as { context: { draining: boolean }; children: Record<string, unknown> };
-              if (!configured.has(id) && snapshot.context.draining && !hasNodeActors(snapshot.children)) {
+              const snapshot = child.getSnapshot() as { context: ProviderContext; children: Record<string, unknown> };
+              if (!configured.has(id) && providerIsDrained(snapshot)) {
                 enqueue(stopChild(id));
               } else {
                 enqueue.sendTo(child, { type: 'tick', now: event.now });

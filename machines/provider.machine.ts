@@ -290,3 +290,8 @@ export function supervisedNodeIds(children: Record<string, unknown>): number[] {
 export function hasNodeActors(children: Record<string, unknown>): boolean {
   return Object.keys(children).some(isServerActor);
 }
+
+/** A provider left the configuration and its last node is gone: its pool stops it. */
+export function providerIsDrained(snapshot: { context: ProviderContext; children: Record<string, unknown> }): boolean {
+  return snapshot.context.draining && !hasNodeActors(snapshot.children);
+}

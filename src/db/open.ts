@@ -6,6 +6,7 @@ import { DatabaseUnavailable, InvalidDbUri } from './errors.js';
 import { migrate } from './migrate.js';
 import { type Repositories, createRepositories } from './repositories.js';
 import type { Clock } from './rows.js';
+import { systemClock, type Clock as Timer } from '../core/clock.js';
 
 export interface OpenDatabaseOptions {
   /** Milliseconds since the epoch for created/state/updated times; default Date.now. */
@@ -14,6 +15,8 @@ export interface OpenDatabaseOptions {
   migrate?: boolean;
   /** Bound on waiting for another process's migration; default 30 s. */
   migrationTimeoutMs?: number;
+  /** Where the pauses between attempts of a conflicting transaction are timed; default the system clock. */
+  timer?: Timer;
 }
 
 export interface Database extends Repositories {
@@ -43,7 +46,7 @@ export async function openDatabase(uri: string, options: OpenDatabaseOptions = {
     await knex.destroy();
     throw isConnectionError(err) ? unavailable(target, redacted, err) : err;
   }
-  return makeDatabase(knex, target.backend, redacted, options.now ?? Date.now);
+  return makeDatabase(knex, target.backend, redacted, options.now ?? Date.now, options.timer ?? systemClock);
 }
 
 /** A knex whose first connection has been made, so a wrong URI fails here, quickly. */
@@ -61,13 +64,13 @@ async function connect(target: DbTarget, redacted: string): Promise<Knex> {
   }
 }
 
-function makeDatabase(knex: Knex, backend: DbBackend, uri: string, now: Clock): Database {
+function makeDatabase(knex: Knex, backend: DbBackend, uri: string, now: Clock, timer: Timer): Database {
   return {
     ...createRepositories(knex, now),
     knex,
     backend,
     uri,
-    transaction: (fn) => retryConflicts(() => knex.transaction((trx) => fn(createRepositories(trx, now)))),
+    transaction: (fn) => retryConflicts(() => knex.transaction((trx) => fn(createRepositories(trx, now))), timer),
     close: () => knex.destroy(),
   };
 }
@@ -81,7 +84,7 @@ function makeDatabase(knex: Knex, backend: DbBackend, uri: string, now: Clock): 
 const CONFLICT_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED', 'ER_LOCK_DEADLOCK']);
 const CONFLICT_ATTEMPTS = 10;
 
-async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+async function retryConflicts<T>(run: () => Promise<T>, timer: Timer): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await run();
@@ -89,7 +92,7 @@ async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
       const code = (err as { code?: unknown } | null)?.code;
       if (attempt >= CONFLICT_ATTEMPTS || typeof code !== 'string' || !CONFLICT_CODES.has(code)) throw err;
       const pause = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      await new Promise((resolve) => timer.setTimeout(() => resolve(undefined), pause));
     }
   }
 }

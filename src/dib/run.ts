@@ -44,7 +44,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
-  clock?: Pick<Clock, 'now'>;
+  /** The build's duration and its timeout are on this clock (the SIGTERM-to-SIGKILL grace is the OS's real time). */
+  clock?: Clock;
   /**
    * Holds the tool's process group id while it runs. The tool runs in its own
    * group and outlives a builder killed with SIGKILL; the next build into the
@@ -106,6 +107,7 @@ interface Ended {
 }
 
 function runProcess(invocation: DibInvocation, options: RunOptions, log: WriteStream): Promise<Ended> {
+  const clock = options.clock ?? systemClock;
   return new Promise((resolvePromise) => {
     let settled = false;
     let killedFor: 'timeout' | 'aborted' | undefined;
@@ -113,7 +115,7 @@ function runProcess(invocation: DibInvocation, options: RunOptions, log: WriteSt
     const finish = (ended: Ended) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timeoutTimer);
+      clock.clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
       resolvePromise(ended);
@@ -137,7 +139,7 @@ function runProcess(invocation: DibInvocation, options: RunOptions, log: WriteSt
       signalGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => signalGroup(child.pid as number, 'SIGKILL'), options.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
     };
-    const timeoutTimer = setTimeout(() => killGroup('timeout'), options.timeoutMs);
+    const timeoutTimer = clock.setTimeout(() => killGroup('timeout'), options.timeoutMs);
     const onAbort = () => killGroup('aborted');
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });

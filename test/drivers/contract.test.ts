@@ -168,6 +168,23 @@ describe.each(CONTRACT_TARGETS)('driver contract: $name', (target) => {
     expect(await driver.listServers()).toEqual([]);
   });
 
+  it('more metadata items than Nova takes (128) rejects with kind bad-request and makes no server', async () => {
+    const { id: flavorId } = await flavorNamed(driver, 'm1.small');
+    const metadata = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`key${i}`, 'v']));
+    const error = await rejection(cloud, driver.createServer({ name: 'too-much', imageId: cloud.imageId, flavorId, metadata }));
+    expect(error.kind).toBe('bad-request');
+    expect(await driver.listServers()).toEqual([]);
+  });
+
+  it('uploadImage of a file that cannot be read rejects with kind bad-request naming the file, and leaves no image', async () => {
+    const missing = join(tempDir(), 'never-built.qcow2');
+    const before = (await driver.listImages()).length;
+    const error = await rejection(cloud, driver.uploadImage({ name: 'contract-missing', filePath: missing, diskFormat: 'qcow2', properties: {} }));
+    expect(error.kind).toBe('bad-request');
+    expect(error.message).toContain(missing);
+    expect(await driver.listImages()).toHaveLength(before);
+  });
+
   it('a create beyond the quota rejects with kind quota and Nova\'s message, and makes no server', async () => {
     cloud.setQuota({ instances: 1, cores: 100, ram: 1_000_000 });
     const first = await create('contract-q1');

@@ -5,3 +5,4 @@ export { seededRandom } from '../../simulated-cloud/random.js';
 export { FakeStateFileError } from './store.js';
 export { NOVA_METADATA_LIMITS } from './server-request.js';
 export type { FakeCloudState, StoredServer, StoredImage, StoredFloatingIp, BuildOutcome } from './state.js';
+export { fakeDriverKind } from './kind.js';

@@ -163,7 +163,16 @@ export class OpenStackDriver implements ProviderDriver {
    * that fails on the way is deleted again, so nothing is left behind.
    */
   async uploadImage(request: UploadImageRequest): Promise<{ id: string }> {
-    const size = (await stat(request.filePath)).size;
+    const size = await stat(request.filePath).then(
+      (file) => file.size,
+      (err: NodeJS.ErrnoException) => {
+        // Nothing is created in Glance for a file that cannot be read.
+        throw new DriverError('bad-request', `${this.provider.name}: cannot upload image ${request.name}: image file ${request.filePath} cannot be read (${err.code ?? err.message})`, {
+          provider: this.provider.name,
+          service: 'image',
+        });
+      },
+    );
     const { body: created } = await this.session.request<GlanceImage>('image', 'POST', '/v2/images', {
       body: { ...request.properties, name: request.name, disk_format: request.diskFormat, container_format: 'bare', visibility: 'private' },
     });

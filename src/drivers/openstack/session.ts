@@ -62,6 +62,8 @@ export function cloudMessage(text: string): string {
 
 function kindOf(status: number, message: string): DriverErrorKind {
   if (status === 401) return 'auth';
+  // Nova refuses too many metadata items with a 403; no retry will ever make that request fit.
+  if (status === 403 && /metadata items/i.test(message)) return 'bad-request';
   if (status === 403) return /quota|limit/i.test(message) ? 'quota' : 'auth';
   if (status === 404) return 'not-found';
   if (status === 409) return 'conflict';
