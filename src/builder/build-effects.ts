@@ -12,6 +12,7 @@ import {
 } from '../dib/index.js';
 import type { Logging } from '../log/index.js';
 import type { Clock } from '../core/clock.js';
+import { NodepoolError } from '../core/errors.js';
 import { imageBuildMachine, type BuildEffectError, type BuildFailureReason } from '../../machines/image-build.machine.js';
 
 export interface BuildEffectsOptions {
@@ -35,7 +36,7 @@ export const buildLogFile = (outputBase: string) => `${outputBase}.log`;
 export const buildPidFile = (outputBase: string) => `${outputBase}.pid`;
 
 function effectError(reason: BuildFailureReason, message: string): BuildEffectError & Error {
-  return Object.assign(new Error(message), { reason });
+  return Object.assign(new NodepoolError('NP_BUILD_FAILED', message), { reason });
 }
 
 const REASONS: Record<DibFailureReason, BuildFailureReason> = {

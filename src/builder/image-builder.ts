@@ -10,6 +10,7 @@ import { fromPromise, type AnyActorRef } from 'xstate';
 import type { ActorHost, StateChange, Workload, WorkloadStart } from '../actors/host.js';
 import { resumable } from '../actors/resumable.js';
 import { loadSavedActor } from '../actors/saved-actors.js';
+import { NodepoolError } from '../core/errors.js';
 import { leaseOwner } from '../core/leases.js';
 import type { Logger } from '../log/index.js';
 import { BUILDER_ACTOR_ID } from '../../machines/actor-ids.js';
@@ -86,7 +87,7 @@ export class ImageBuilder implements Workload {
   /** Stray files of builds that will not finish here go before anything is built. */
   async prepare(): Promise<void> {
     const { imagesDir } = this.host.config;
-    if (!imagesDir) throw new Error('images-dir is not set in the configuration: the builder has nowhere to write images');
+    if (!imagesDir) throw new NodepoolError('NP_BUILDER_NO_IMAGES_DIR', 'images-dir is not set in the configuration: the builder has nowhere to write images');
     const removed = await removeStrayBuildFiles(imagesDir, this.host.db, this.hostname);
     if (removed.length > 0) this.log.info({ files: removed }, `removed ${removed.length} file(s) of builds that will not finish here`);
   }

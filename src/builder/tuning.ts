@@ -3,6 +3,7 @@
  * change them (docs/builder.md), which is how tests make leases lapse in
  * seconds rather than a minute.
  */
+import { NodepoolError } from '../core/errors.js';
 import type { UploadRetry } from './survey.js';
 
 export interface BuilderTuning {
@@ -42,17 +43,17 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Bui
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     const seconds = Number(raw);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`${name}=${raw}: must be a positive number of seconds`);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new NodepoolError('NP_CONFIG_ENV', `${name}=${raw}: must be a positive number of seconds`);
     tuning[key] = Math.round(seconds * 1000);
   }
   const retry = env.NODEPOOL_UPLOAD_RETRY_SECONDS;
   if (retry !== undefined && retry !== '') {
     const seconds = Number(retry);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`NODEPOOL_UPLOAD_RETRY_SECONDS=${retry}: must be a positive number of seconds`);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new NodepoolError('NP_CONFIG_ENV', `NODEPOOL_UPLOAD_RETRY_SECONDS=${retry}: must be a positive number of seconds`);
     tuning.uploadRetry = { baseBackoffMs: Math.round(seconds * 1000) };
   }
   if (tuning.leaseTtlMs !== undefined && tuning.leaseTtlMs < 3 * (tuning.surveyIntervalMs ?? DEFAULT_TUNING.surveyIntervalMs)) {
-    throw new Error('NODEPOOL_BUILDER_LEASE_SECONDS must be at least three survey intervals, or leases lapse while held');
+    throw new NodepoolError('NP_CONFIG_ENV', 'NODEPOOL_BUILDER_LEASE_SECONDS must be at least three survey intervals, or leases lapse while held');
   }
   return tuning;
 }

@@ -3,6 +3,7 @@ import { formatProblem, loadConfig, loadSecureFile, resolveDbUri, type NodepoolC
 import type { SecureConfig } from '../config/types.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { DEFAULT_LOG_SETTINGS, loadLogSettings, Logging, LogConfigError } from '../log/index.js';
+import { codeOf } from '../core/errors.js';
 import { CommandFailure } from './failure.js';
 import { DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 
@@ -19,7 +20,7 @@ export function loggingFor(options: GlobalOptions, role: 'daemon' | 'command' = 
       : { ...DEFAULT_LOG_SETTINGS, level: role === 'daemon' ? DEFAULT_LOG_SETTINGS.level : ('warn' as const) };
     return new Logging(settings, { debug: options.debug ?? false });
   } catch (err) {
-    if (err instanceof LogConfigError) throw new CommandFailure(err.message);
+    if (err instanceof LogConfigError) throw new CommandFailure(err.message, { code: err.code });
     throw err;
   }
 }
@@ -33,7 +34,7 @@ export function configFor(options: GlobalOptions, logging: Logging): NodepoolCon
   }
   if (!result.config) {
     const errors = result.problems.filter((p) => p.severity === 'error').map(formatProblem);
-    throw new CommandFailure(`invalid configuration:\n${errors.join('\n')}`);
+    throw new CommandFailure(`invalid configuration:\n${errors.join('\n')}`, { code: 'NP_CONFIG_INVALID' });
   }
   return result.config;
 }
@@ -45,7 +46,7 @@ export function secureFor(options: GlobalOptions): SecureConfig | undefined {
   try {
     return loadSecureFile(file);
   } catch (err) {
-    throw new CommandFailure((err as Error).message);
+    throw new CommandFailure((err as Error).message, { code: codeOf(err) ?? 'NP_CONFIG_INVALID' });
   }
 }
 
@@ -56,6 +57,7 @@ export async function databaseFor(options: GlobalOptions, config: NodepoolConfig
     throw new CommandFailure(
       'no database configured: set dburi in the [database] section of the secure file (-s), ' +
         'the dburi key of nodepool.yaml, or the NODEPOOL_DBURI environment variable',
+      { code: 'NP_DB_NOT_CONFIGURED' },
     );
   }
   try {
@@ -63,7 +65,7 @@ export async function databaseFor(options: GlobalOptions, config: NodepoolConfig
     logging.get('nodepool.db').debug({ database: db.uri, from: resolved.source }, 'database opened');
     return db;
   } catch (err) {
-    throw new CommandFailure((err as Error).message);
+    throw new CommandFailure((err as Error).message, { code: codeOf(err) ?? 'NP_DB_UNAVAILABLE' });
   }
 }
 

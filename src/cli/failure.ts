@@ -1,11 +1,19 @@
-/** A runtime failure of a command: printed as one line on stderr, exit code 1. */
+import type { ErrorCode } from '../core/errors.js';
+
+/**
+ * A runtime failure of a command: printed on stderr, exit code 1. One an
+ * operator acts on carries a stable code (docs/errors.md), printed before
+ * the message; the 0.4 answers (`Node 7 not found.`) print as they were.
+ */
 export class CommandFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
+  readonly code: ErrorCode | undefined;
+  readonly exitCode: number;
+
+  constructor(message: string, options: { code?: ErrorCode | undefined; exitCode?: number } = {}) {
     super(message);
     this.name = 'CommandFailure';
+    this.code = options.code;
+    this.exitCode = options.exitCode ?? 1;
   }
 }
 

@@ -23,12 +23,12 @@ export function claimPidFile(path: string, pid: number = process.pid): () => voi
     existing = undefined;
   }
   if (existing !== undefined && Number.isInteger(existing) && existing !== pid && isRunning(existing)) {
-    throw new CommandFailure(`already running with pid ${existing} (pid file ${path})`);
+    throw new CommandFailure(`already running with pid ${existing} (pid file ${path})`, { code: 'NP_DAEMON_RUNNING' });
   }
   try {
     writeFileSync(path, `${pid}\n`);
   } catch (err) {
-    throw new CommandFailure(`cannot write pid file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new CommandFailure(`cannot write pid file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { code: 'NP_DAEMON_PID_FILE' });
   }
   return () => {
     try {

@@ -1,6 +1,14 @@
 import { CommanderError, type Command } from 'commander';
 import { CommandFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './failure.js';
 import type { Output } from './output.js';
+import { codeOf } from '../core/errors.js';
+
+/** `[NP_DB_UNAVAILABLE] database ... is unavailable: ...`, or the bare message of an error without a code. */
+function withCode(err: unknown): string {
+  const message = (err as Error | null)?.message ?? String(err);
+  const code = codeOf(err);
+  return code ? `[${code}] ${message}` : message;
+}
 
 /**
  * Runs a commander program and turns every outcome into an exit code:
@@ -25,10 +33,10 @@ export async function runProgram(program: Command, argv: readonly string[], outp
       return EXIT_USAGE;
     }
     if (err instanceof CommandFailure) {
-      output.err(`${program.name()}: ${err.message}`);
+      output.err(`${program.name()}: ${withCode(err)}`);
       return err.exitCode;
     }
-    output.err(`${program.name()}: ${(err as Error).message ?? String(err)}`);
+    output.err(`${program.name()}: ${withCode(err)}`);
     return EXIT_FAILURE;
   }
 }

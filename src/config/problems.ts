@@ -3,6 +3,7 @@
  * be pointed at), the YAML path and a message an operator can act on; it
  * never carries a secret value.
  */
+import type { ErrorCode } from '../core/errors.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -32,6 +33,7 @@ export function hasErrors(problems: readonly ConfigProblem[]): boolean {
 
 /** Thrown where a caller cannot go on without a valid file (daemon start, secure file). */
 export class ConfigError extends Error {
+  readonly code: ErrorCode = 'NP_CONFIG_INVALID';
   readonly problems: ConfigProblem[];
 
   constructor(problems: ConfigProblem[]) {

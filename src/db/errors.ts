@@ -2,9 +2,11 @@
  * Typed database errors. Each carries what an operator needs to act and never
  * a password: URIs in messages are always redacted first.
  */
+import type { ErrorCode } from '../core/errors.js';
 
 export class UnknownDbScheme extends Error {
   override readonly name = 'UnknownDbScheme';
+  readonly code: ErrorCode = 'NP_DB_URI';
   constructor(
     readonly scheme: string,
     readonly accepted: readonly string[],
@@ -15,6 +17,7 @@ export class UnknownDbScheme extends Error {
 
 export class InvalidDbUri extends Error {
   override readonly name = 'InvalidDbUri';
+  readonly code: ErrorCode = 'NP_DB_URI';
   constructor(
     readonly redactedUri: string,
     readonly reason: string,
@@ -26,6 +29,7 @@ export class InvalidDbUri extends Error {
 /** The database could not be reached or opened (refused, bad credentials, unwritable file, ...). */
 export class DatabaseUnavailable extends Error {
   override readonly name = 'DatabaseUnavailable';
+  readonly code: ErrorCode = 'NP_DB_UNAVAILABLE';
   constructor(
     readonly redactedUri: string,
     reason: string,
@@ -38,6 +42,7 @@ export class DatabaseUnavailable extends Error {
 /** Migrations could not complete, e.g. another process held the migration lock for too long. */
 export class MigrationFailed extends Error {
   override readonly name = 'MigrationFailed';
+  readonly code: ErrorCode = 'NP_DB_MIGRATION';
 }
 
 export class NotFound extends Error {

@@ -5,6 +5,7 @@
  * calls it through its rate-spaced queue and shares one server list among all
  * its node actors.
  */
+import type { ErrorCode } from '../core/errors.js';
 
 export type ServerStatus = 'BUILD' | 'ACTIVE' | 'ERROR' | 'DELETED' | 'SHUTOFF' | 'UNKNOWN';
 
@@ -151,6 +152,9 @@ export type DriverErrorKind =
 
 /** A cloud call that failed, with what an operator needs to act on it. */
 export class DriverError extends Error {
+  /** NP_CLOUD_AUTH, NP_CLOUD_QUOTA, ... (docs/errors.md). */
+  readonly code: ErrorCode;
+
   constructor(
     readonly kind: DriverErrorKind,
     message: string,
@@ -158,6 +162,7 @@ export class DriverError extends Error {
   ) {
     super(message);
     this.name = 'DriverError';
+    this.code = `NP_CLOUD_${kind.toUpperCase().replace('-', '_')}` as ErrorCode;
   }
 
   /** Worth trying again after a pause (the provider actor's queue backs off). */

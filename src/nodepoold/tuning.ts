@@ -2,6 +2,8 @@
  * nodepoold's timings that the environment can change (docs/commands.md),
  * as the builder's are: the defaults suit production; a test shortens them.
  */
+import { NodepoolError } from '../core/errors.js';
+
 export interface NodepooldTuning {
   /** How often the allocation runs at least (it also runs at once when a node leaves). */
   allocateIntervalMs?: number;
@@ -12,6 +14,6 @@ export function nodepooldTuningFromEnv(env: NodeJS.ProcessEnv = process.env): No
   const raw = env.NODEPOOL_ALLOCATE_SECONDS;
   if (raw === undefined || raw === '') return {};
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`NODEPOOL_ALLOCATE_SECONDS=${raw}: must be a positive number of seconds`);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new NodepoolError('NP_CONFIG_ENV', `NODEPOOL_ALLOCATE_SECONDS=${raw}: must be a positive number of seconds`);
   return { allocateIntervalMs: Math.round(seconds * 1000) };
 }

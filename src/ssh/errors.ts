@@ -3,6 +3,7 @@
  * went wrong, so an operator can act; none ever carries key material (keys are
  * named by their file path, or as "inline").
  */
+import type { ErrorCode } from '../core/errors.js';
 
 /** What an SSH attempt ran into, fine grained (for logs and retry decisions). */
 export type SshErrorKind =
@@ -32,6 +33,7 @@ function where(target: SshTarget): string {
 /** The private key could not be read or parsed: a configuration problem, never retried. */
 export class SshKeyUnusable extends Error {
   override readonly name = 'SshKeyUnusable';
+  readonly code: ErrorCode = 'NP_SSH_KEY';
   constructor(
     /** The key file's path, or `(inline)` for a key given as text. */
     readonly keySource: string,
@@ -44,6 +46,7 @@ export class SshKeyUnusable extends Error {
 /** One connection attempt failed (used by the single-connection operations and as `lastError`). */
 export class SshConnectionFailed extends Error {
   override readonly name = 'SshConnectionFailed';
+  readonly code: ErrorCode = 'NP_SSH_FAILED';
   constructor(
     readonly target: SshTarget,
     readonly kind: SshErrorKind,
@@ -58,6 +61,7 @@ export class SshConnectionFailed extends Error {
 /** The SSH check did not succeed before its deadline (or hit an error not worth retrying). */
 export class SshCheckFailed extends Error {
   override readonly name = 'SshCheckFailed';
+  readonly code: ErrorCode = 'NP_SSH_FAILED';
   readonly reason: SshFailureReason;
   constructor(
     readonly target: SshTarget,
@@ -77,6 +81,7 @@ export class SshCheckFailed extends Error {
 /** Writing a node-set file (or making its directory) over SFTP failed. */
 export class SftpWriteFailed extends Error {
   override readonly name = 'SftpWriteFailed';
+  readonly code: ErrorCode = 'NP_SSH_FAILED';
   constructor(
     readonly target: SshTarget,
     readonly path: string,
@@ -90,6 +95,7 @@ export class SftpWriteFailed extends Error {
 /** The ready script exited non-zero, was killed by a signal, or ran past its time limit. */
 export class ReadyScriptFailed extends Error {
   override readonly name = 'ReadyScriptFailed';
+  readonly code: ErrorCode = 'NP_READY_SCRIPT';
   constructor(
     readonly target: SshTarget,
     readonly script: string,

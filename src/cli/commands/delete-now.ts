@@ -51,7 +51,7 @@ export async function deleteNodeNow(
     try {
       capabilities = gateways.open(provider).capabilities;
     } catch (err) {
-      if (err instanceof DriverError) throw new CommandFailure(`Node ${id} cannot be deleted now: provider ${provider.name}: ${err.message}`);
+      if (err instanceof DriverError) throw new CommandFailure(`Node ${id} cannot be deleted now: provider ${provider.name}: ${err.message}`, { code: err.code });
       throw err;
     }
     const owner = options.owner ?? leaseOwner('nodepool-cli');
@@ -105,7 +105,9 @@ async function runDeletion(deletion: Deletion): Promise<void> {
   try {
     const outcome = await Promise.race([work.done.then(() => 'done' as const), gaveUp, lost]);
     if (outcome === 'lost') {
-      throw new CommandFailure(`Node ${node.id}: lost the lease ${nodeDeleteLease(node.id)} to another process; stopped, the node stays marked delete`);
+      throw new CommandFailure(`Node ${node.id}: lost the lease ${nodeDeleteLease(node.id)} to another process; stopped, the node stays marked delete`, {
+        code: 'NP_DELETE_NOW',
+      });
     }
     if (outcome === 'timeout') {
       const left = work.remaining();
@@ -114,6 +116,7 @@ async function runDeletion(deletion: Deletion): Promise<void> {
       throw new CommandFailure(
         `Node ${node.id}: provider ${node.provider} still lists server(s) ${servers.join(', ') || '(not yet known)'}` +
           `${error ? ` (the last delete failed: ${error})` : ''}; gave up waiting, the node stays marked delete and nodepoold finishes it`,
+        { code: 'NP_DELETE_NOW' },
       );
     }
   } finally {
