@@ -101,7 +101,7 @@ function failureOf(error: unknown, fallback: FailureReason): NodeFailure {
   return { reason: e.reason ?? fallback, message: e.message ?? String(error) };
 }
 
-/** The address nodepool reaches the node on (behaviour.md step 6). */
+/** The address nodepool reaches the node on (docs/behaviour.md, launch step 6). */
 function addressesOf(server: ListedServer, ipv6Preferred: boolean) {
   const ip = ipv6Preferred && server.publicV6 ? server.publicV6 : (server.publicV4 ?? server.publicV6);
   return { ip, ipPrivate: server.privateV4 ?? ip, ipv6: server.publicV6 };

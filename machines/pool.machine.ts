@@ -119,7 +119,7 @@ export const poolMachine = setup({
               enqueue.sendTo(child, { type: 'configure', listIntervalMs: provider.listIntervalMs });
             }
           }
-          // A provider that left the configuration lets its nodes finish (behaviour.md section 7).
+          // A provider that left the configuration lets its nodes finish (docs/behaviour.md, "Providers").
           for (const [id, child] of Object.entries(children)) {
             if (providerNameOf(id) !== undefined && !wanted.has(id)) enqueue.sendTo(child, { type: 'drain' });
           }

@@ -1,5 +1,5 @@
 /**
- * Decides which nodes to launch now (behaviour.md section 3). Pure: the same
+ * Decides which nodes to launch now (docs/behaviour.md, "How many nodes to launch"). Pure: the same
  * input gives the same output; nothing is read from the clock, the database
  * or a random source. See docs/allocation.md.
  */

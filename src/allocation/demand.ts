@@ -1,4 +1,4 @@
-/** What each label needs (behaviour.md section 3) and where it may launch. */
+/** What each label needs (docs/behaviour.md, "How many nodes to launch") and where it may launch. */
 import type { Pool } from './capacity.js';
 import { wholeNumber } from './numbers.js';
 import type { AllocationInput, AllocationLabel, NodeState, ShortReason } from './types.js';

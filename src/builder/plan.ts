@@ -1,6 +1,6 @@
 /**
  * What the builders should do next, decided from the records and the
- * configuration alone (behaviour.md section 5): which diskimages are due a
+ * configuration alone (docs/behaviour.md, "Images"): which diskimages are due a
  * build, which ready builds still need uploading where, and which builds and
  * uploads retention, a person or the configuration has done away with.
  *

@@ -17,7 +17,7 @@ export class CommandFailure extends Error {
   }
 }
 
-/** Exit codes of every program (interfaces.md): 0 success, 1 runtime failure, 2 usage error. */
+/** Exit codes of every program (docs/commands.md): 0 success, 1 runtime failure, 2 usage error. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

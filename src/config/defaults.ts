@@ -1,5 +1,5 @@
 /**
- * Every default of nodepool.yaml in one place (configuration.md), so the
+ * Every default of nodepool.yaml in one place (docs/configuration.md), so the
  * schema, the docs and the tests agree on one value.
  */
 import type { FakeCloudSettings } from './types.js';

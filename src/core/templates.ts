@@ -27,7 +27,7 @@ export function renderTemplate(template: string, values: TemplateValues): string
   });
 }
 
-/** A node's name is the first dot component of its hostname (behaviour.md step 2). */
+/** A node's name is the first dot component of its hostname (docs/behaviour.md, launch step 2). */
 export function nodeNameOf(hostname: string): string {
   return hostname.split('.')[0] ?? hostname;
 }

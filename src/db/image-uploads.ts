@@ -86,7 +86,7 @@ export class ImageUploadRepository extends DeletableTable<ImageUploadRecord> {
     return this.rows(await q);
   }
 
-  /** The upload a new node of this image in this provider launches from (behaviour.md §2 step 3). */
+  /** The upload a new node of this image in this provider launches from (docs/behaviour.md, launch step 3). */
   async newestReady(image: string, provider: string): Promise<ImageUploadRecord | undefined> {
     const row = (await this.query()
       .where({ image, provider, state: 'ready' })

@@ -1,6 +1,6 @@
 /**
  * The disk-image-create command line and environment nodepool uses to build a
- * diskimage (behaviour.md section 5). Pure: no process is started here.
+ * diskimage (docs/behaviour.md, "Images"). Pure: no process is started here.
  */
 import { join } from 'node:path';
 import type { DiskImage, Provider, ProviderImage } from '../config/types.js';

@@ -1,5 +1,5 @@
 /**
- * Runs one disk-image-create and judges it the way behaviour.md section 5
+ * Runs one disk-image-create and judges it the way docs/behaviour.md, "Images"
  * does: exit 0 and every requested file present, or failed.
  */
 import { spawn } from 'node:child_process';

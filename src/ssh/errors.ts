@@ -17,7 +17,7 @@ export type SshErrorKind =
   | 'aborted'
   | 'other';
 
-/** The launch failure reasons behaviour.md counts, as far as SSH can cause them. */
+/** The launch failure reasons docs/behaviour.md counts, as far as SSH can cause them. */
 export type SshFailureReason = 'network' | 'timeout' | 'auth' | 'other';
 
 export interface SshTarget {

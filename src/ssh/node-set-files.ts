@@ -1,6 +1,6 @@
 /**
  * Launch step 9: the files every node of a node set gets under
- * /etc/nodepool/ (interfaces.md "Node-set files written before ready"), so
+ * /etc/nodepool/ (docs/ssh.md, "Node-set files"), so
  * jobs spanning several nodes can find and reach each other.
  */
 import { generateKeyPair } from 'node:crypto';

@@ -33,7 +33,7 @@ export function readyScriptCommand({ directory, script, hostname, env }: ReadySc
   return `cd ${shellQuote(directory)} && ${run}`;
 }
 
-/** The `NODEPOOL_*` variables of an environment (behaviour.md: passed to the ready script). */
+/** The `NODEPOOL_*` variables of an environment (docs/behaviour.md, launch step 9: passed to the ready script). */
 export function nodepoolEnvironment(environment: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const picked: Record<string, string> = {};
   for (const [name, value] of Object.entries(environment)) {

@@ -1,6 +1,6 @@
 /**
- * The changes the commands made, as a stream (design.md, "Truth and
- * actors"): the change log is polled for rows above the last one seen and
+ * The changes the commands made, as a stream (docs/architecture.md,
+ * "How a command reaches a daemon"): the change log is polled for rows above the last one seen and
  * each row is emitted once, in id order. A failing poll is logged and the
  * next interval tries again; the stream itself never errors. Polls never
  * overlap: a tick that comes while one is running is dropped.

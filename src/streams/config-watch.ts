@@ -1,5 +1,5 @@
 /**
- * The running configuration as a stream (behaviour.md section 1): the file is
+ * The running configuration as a stream (docs/behaviour.md, "The daemons"): the file is
  * re-read when it changes on disk and every `intervalMs` in any case; a new
  * valid configuration that differs from the running one is emitted with its
  * diff; an invalid or missing file is logged and the running one stays.

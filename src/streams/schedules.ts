@@ -1,5 +1,5 @@
 /**
- * The periodic tasks' clocks (behaviour.md section 4): a five-field cron line
+ * The periodic tasks' clocks (docs/behaviour.md, "Periodic tasks"): a five-field cron line
  * as a stream of the times it names. Each next time is computed from the
  * clock when the previous one has fired, so a late timer or a suspended
  * process never shifts the schedule, and missed times are not fired in a

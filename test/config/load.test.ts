@@ -9,7 +9,7 @@ afterEach(cleanTempDirs);
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
 describe('defaults', () => {
-  it('a minimal file gets every default of configuration.md', () => {
+  it('a minimal file gets every default of docs/configuration.md', () => {
     const { result } = load(configText({
       providers: provider('prov', 'max-servers: 5', 'cloud: c', 'images:', '  - name: img', '    min-ram: 1024'),
     }));

@@ -1,5 +1,5 @@
 /**
- * The image commands (behaviour.md section 5): listings of builds and uploads,
+ * The image commands (docs/behaviour.md, "Images"): listings of builds and uploads,
  * `image-build` (a request a builder picks up), and the two deletes, which only
  * mark records `deleting`; nodepool-builder deletes the provider images, the
  * files and then the records. All of them work with the daemons stopped.
@@ -85,7 +85,7 @@ export async function listUploads(db: Database, out: Output, options: ListingOpt
 /**
  * Why a build of `image` would never happen, or undefined when it can: the
  * builder builds only a configured, unpaused diskimage that some provider in
- * use lists (behaviour.md section 5), so a request for anything else would sit
+ * use lists (docs/behaviour.md, "Images"), so a request for anything else would sit
  * unanswered.
  */
 export function buildRefusal(config: NodepoolConfig, configFile: string, image: string): string | undefined {

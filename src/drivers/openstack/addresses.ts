@@ -1,5 +1,5 @@
 /**
- * A server's addresses as nodepool uses them (behaviour.md section 2, step 6):
+ * A server's addresses as nodepool uses them (docs/behaviour.md, launch step 6):
  * public IPv4 and IPv6, and a private IPv4. Nova lists addresses per network
  * with a type: `floating` is public; a `fixed` address is public unless it
  * is in a private range (RFC 1918, shared 100.64/10, IPv6 unique-local or

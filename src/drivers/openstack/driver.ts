@@ -1,7 +1,7 @@
 /**
  * `driver: openstack`: the provider driver over Nova (compute v2.1), Glance
  * v2 and Neutron v2.0, logged in through Keystone v3 (session.ts). The calls
- * and their bodies follow the OpenStack API references; interfaces.md lists
+ * and their bodies follow the OpenStack API references; docs/openstack.md lists
  * which ones nodepool makes.
  */
 import { createReadStream } from 'node:fs';
