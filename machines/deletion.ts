@@ -115,3 +115,24 @@ export function deleteRetryPause<const TAttempt extends string, const TExtra ext
     exit: 'clearDeleteRetryDelay' as const,
   };
 }
+
+/**
+ * The whole `deleting` region of a machine whose thing is gone once the
+ * delete call succeeds (a build's files, an upload's image): the attempt
+ * named `attempt`, the pause after a failure, and then `removed`.
+ */
+export function deletingRegion<const TAttempt extends string, const TInvoke extends { src: string }>(attempt: TAttempt, invoke: TInvoke) {
+  return {
+    initial: attempt,
+    states: {
+      [attempt]: deleteAttempt(invoke, 'gone'),
+      /** The pause starts at the first tick after the failure. */
+      deleteFailed: deleteRetryPause(attempt),
+      gone: { type: 'final' as const },
+    } as { [K in TAttempt]: ReturnType<typeof deleteAttempt<TInvoke, 'gone'>> } & {
+      deleteFailed: ReturnType<typeof deleteRetryPause<TAttempt>>;
+      gone: { type: 'final' };
+    },
+    onDone: 'removed' as const,
+  };
+}

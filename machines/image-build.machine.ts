@@ -17,7 +17,8 @@
  * an error).
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { deleteAttempt, deleteRetryPause, deletionImplementations, type DeletionFields } from './deletion.js';
+import { deletingRegion, deletionImplementations, type DeletionFields } from './deletion.js';
+import { imagePhaseOf, imageRecordStateOf } from './image-phases.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
 
@@ -166,44 +167,19 @@ export const imageBuildMachine = setup({
       },
       on: { delete: 'deleting' },
     },
-    deleting: {
-      initial: 'deletingFiles',
-      states: {
-        deletingFiles: deleteAttempt(
-          { src: 'deleteBuildFiles', input: ({ context }: { context: ImageBuildContext }) => ({ buildId: context.buildId }) },
-          'gone',
-        ),
-        /** The pause starts at the first tick after the failure. */
-        deleteFailed: deleteRetryPause('deletingFiles'),
-        gone: { type: 'final' },
-      },
-      onDone: 'removed',
-    },
+    deleting: deletingRegion('deletingFiles', {
+      src: 'deleteBuildFiles',
+      input: ({ context }: { context: ImageBuildContext }) => ({ buildId: context.buildId }),
+    }),
     /** src removes the record and the snapshot when a build reaches this state. */
     removed: { type: 'final' },
   },
 });
 
 /** Where a build actor is, as its builder reads it (it never names the machine's states itself). */
-export type BuildPhase = 'queued' | 'building' | 'ready' | 'failed' | 'deleting' | 'removed';
+export type BuildPhase = ReturnType<typeof buildPhaseOf>;
 
-export function buildPhaseOf(snapshot: { value: unknown; status: string }): BuildPhase {
-  if (snapshot.status === 'done') return 'removed';
-  const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
-  return (['queued', 'building', 'ready', 'failed', 'deleting', 'removed'] as const).find((p) => p === top) ?? 'building';
-}
+export const buildPhaseOf = (snapshot: { value: unknown; status: string }) => imagePhaseOf(snapshot, 'building');
 
 /** The build record's state for a machine state (records.ts BuildState). */
-export function buildStateOf(value: unknown): BuildRowState {
-  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
-  switch (top) {
-    case 'ready':
-    case 'failed':
-      return top;
-    case 'deleting':
-    case 'removed':
-      return 'deleting';
-    default:
-      return 'building';
-  }
-}
+export const buildStateOf = (value: unknown): BuildRowState => imageRecordStateOf(value, 'building');

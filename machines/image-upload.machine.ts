@@ -18,7 +18,8 @@
  * restored in `deleting` deletes again (an image already gone is success).
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { deleteAttempt, deleteRetryPause, deletionImplementations, errorMessage, type DeletionFields } from './deletion.js';
+import { deletingRegion, deletionImplementations, errorMessage, type DeletionFields } from './deletion.js';
+import { imagePhaseOf, imageRecordStateOf } from './image-phases.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
 
@@ -180,47 +181,19 @@ export const imageUploadMachine = setup({
     ready: {
       on: { delete: 'deleting' },
     },
-    deleting: {
-      initial: 'deletingImage',
-      states: {
-        deletingImage: deleteAttempt(
-          {
-            src: 'deleteProviderImage',
-            input: ({ context }: { context: ImageUploadContext }) => ({ uploadId: context.uploadId, externalId: context.externalId }),
-          },
-          'gone',
-        ),
-        /** The pause starts at the first tick after the failure. */
-        deleteFailed: deleteRetryPause('deletingImage'),
-        gone: { type: 'final' },
-      },
-      onDone: 'removed',
-    },
+    deleting: deletingRegion('deletingImage', {
+      src: 'deleteProviderImage',
+      input: ({ context }: { context: ImageUploadContext }) => ({ uploadId: context.uploadId, externalId: context.externalId }),
+    }),
     /** src removes the record and the snapshot when an upload reaches this state. */
     removed: { type: 'final' },
   },
 });
 
 /** Where an upload actor is, as its builder reads it (it never names the machine's states itself). */
-export type UploadPhase = 'queued' | 'uploading' | 'ready' | 'failed' | 'deleting' | 'removed';
+export type UploadPhase = ReturnType<typeof uploadPhaseOf>;
 
-export function uploadPhaseOf(snapshot: { value: unknown; status: string }): UploadPhase {
-  if (snapshot.status === 'done') return 'removed';
-  const top = typeof snapshot.value === 'string' ? snapshot.value : Object.keys(snapshot.value as object)[0];
-  return (['queued', 'uploading', 'ready', 'failed', 'deleting', 'removed'] as const).find((p) => p === top) ?? 'uploading';
-}
+export const uploadPhaseOf = (snapshot: { value: unknown; status: string }) => imagePhaseOf(snapshot, 'uploading');
 
 /** The upload record's state for a machine state (records.ts UploadState). */
-export function uploadStateOf(value: unknown): UploadRowState {
-  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
-  switch (top) {
-    case 'ready':
-    case 'failed':
-      return top;
-    case 'deleting':
-    case 'removed':
-      return 'deleting';
-    default:
-      return 'uploading';
-  }
-}
+export const uploadStateOf = (value: unknown): UploadRowState => imageRecordStateOf(value, 'uploading');

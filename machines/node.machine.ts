@@ -14,6 +14,7 @@
  */
 import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
 import { deleteAttempt, deleteRetryPause, deletionImplementations, nowOf, type DeletionFields } from './deletion.js';
+import { topStateOf } from './state-value.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
 
@@ -383,7 +384,7 @@ export const nodeMachine = setup({
 
 /** The node row's state for a machine state (records.ts NodeState). */
 export function nodeStateOf(value: unknown): 'building' | 'test' | 'ready' | 'used' | 'hold' | 'delete' {
-  const top = typeof value === 'string' ? value : Object.keys(value as object)[0];
+  const top = topStateOf(value);
   switch (top) {
     case 'test':
     case 'ready':
@@ -413,7 +414,7 @@ export interface NodeStanding {
 }
 
 export function nodeStandingOf(value: unknown): NodeStanding {
-  const top = typeof value === 'string' ? value : Object.keys((value ?? {}) as object)[0];
+  const top = topStateOf(value);
   const inner = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[top ?? ''] : undefined;
   return {
     waitingForSubnodes: top === 'building' && inner === 'waitingForSubnodes',

@@ -7,6 +7,7 @@
  * with its snapshot.
  */
 import type { PersistedKind, SnapshotView } from '../actors/persisted-kind.js';
+import type { Repositories } from '../db/index.js';
 import { isBuildActor, isUploadActor, recordIdOf } from '../../machines/actor-ids.js';
 import { buildStateOf, imageBuildMachine, type ImageBuildContext } from '../../machines/image-build.machine.js';
 import { imageUploadMachine, uploadStateOf, type ImageUploadContext } from '../../machines/image-upload.machine.js';
@@ -14,41 +15,57 @@ import { imageUploadMachine, uploadStateOf, type ImageUploadContext } from '../.
 export const BUILD_SNAPSHOT_KIND = 'image-build';
 export const UPLOAD_SNAPSHOT_KIND = 'image-upload';
 
-const buildId = (actorId: string) => recordIdOf(actorId, 'build') as number;
-const uploadId = (actorId: string) => recordIdOf(actorId, 'upload') as number;
+/** What differs between the two kinds: their ids, machine, record table and the record's fields. */
+interface ImageKindSpec<TPatch> {
+  kind: string;
+  owns: (actorId: string) => boolean;
+  id: (actorId: string) => number;
+  machine: PersistedKind['machine'];
+  stateOf: (value: unknown) => string;
+  records: (tx: Repositories) => {
+    get(id: number): Promise<unknown>;
+    updateUnlessDeleting(id: number, patch: TPatch): Promise<unknown>;
+    delete(id: number): Promise<unknown>;
+  };
+  patch: (snapshot: SnapshotView) => TPatch;
+}
 
-export const BUILD_KIND: PersistedKind = {
+function imageKind<TPatch>(spec: ImageKindSpec<TPatch>): PersistedKind {
+  return {
+    kind: spec.kind,
+    owns: spec.owns,
+    machine: spec.machine,
+    stateOf: (snapshot) => spec.stateOf(snapshot.value),
+    async writeRecord(tx, actorId, snapshot) {
+      const id = spec.id(actorId);
+      if (!(await spec.records(tx).get(id))) return false;
+      await spec.records(tx).updateUnlessDeleting(id, spec.patch(snapshot));
+      return true;
+    },
+    async removeRecord(tx, actorId) {
+      await spec.records(tx).delete(spec.id(actorId));
+    },
+  };
+}
+
+export const BUILD_KIND = imageKind({
   kind: BUILD_SNAPSHOT_KIND,
   owns: isBuildActor,
+  id: (actorId) => recordIdOf(actorId, 'build') as number,
   machine: imageBuildMachine,
-  stateOf: (snapshot: SnapshotView) => buildStateOf(snapshot.value),
-  async writeRecord(tx, actorId, snapshot) {
-    const id = buildId(actorId);
-    if (!(await tx.builds.get(id))) return false;
-    const context = snapshot.context as ImageBuildContext;
-    await tx.builds.updateUnlessDeleting(id, { state: buildStateOf(snapshot.value), formats: context.formats });
-    return true;
-  },
-  async removeRecord(tx, actorId) {
-    await tx.builds.delete(buildId(actorId));
-  },
-};
+  stateOf: buildStateOf,
+  records: (tx) => tx.builds,
+  patch: (snapshot) => ({ state: buildStateOf(snapshot.value), formats: (snapshot.context as ImageBuildContext).formats }),
+});
 
-export const UPLOAD_KIND: PersistedKind = {
+export const UPLOAD_KIND = imageKind({
   kind: UPLOAD_SNAPSHOT_KIND,
   owns: isUploadActor,
+  id: (actorId) => recordIdOf(actorId, 'upload') as number,
   machine: imageUploadMachine,
-  stateOf: (snapshot: SnapshotView) => uploadStateOf(snapshot.value),
-  async writeRecord(tx, actorId, snapshot) {
-    const id = uploadId(actorId);
-    if (!(await tx.uploads.get(id))) return false;
-    const context = snapshot.context as ImageUploadContext;
-    await tx.uploads.updateUnlessDeleting(id, { state: uploadStateOf(snapshot.value), externalId: context.externalId ?? null });
-    return true;
-  },
-  async removeRecord(tx, actorId) {
-    await tx.uploads.delete(uploadId(actorId));
-  },
-};
+  stateOf: uploadStateOf,
+  records: (tx) => tx.uploads,
+  patch: (snapshot) => ({ state: uploadStateOf(snapshot.value), externalId: (snapshot.context as ImageUploadContext).externalId ?? null }),
+});
 
 export const IMAGE_KINDS: readonly PersistedKind[] = [BUILD_KIND, UPLOAD_KIND];

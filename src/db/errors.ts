@@ -2,47 +2,46 @@
  * Typed database errors. Each carries what an operator needs to act and never
  * a password: URIs in messages are always redacted first.
  */
-import type { ErrorCode } from '../core/errors.js';
+import { NodepoolError } from '../core/errors.js';
 
-export class UnknownDbScheme extends Error {
+export class UnknownDbScheme extends NodepoolError {
   override readonly name = 'UnknownDbScheme';
-  readonly code: ErrorCode = 'NP_DB_URI';
   constructor(
     readonly scheme: string,
     readonly accepted: readonly string[],
   ) {
-    super(`unknown database URI scheme '${scheme}': use one of ${accepted.map((s) => `${s}://`).join(', ')}`);
+    super('NP_DB_URI', `unknown database URI scheme '${scheme}': use one of ${accepted.map((s) => `${s}://`).join(', ')}`);
   }
 }
 
-export class InvalidDbUri extends Error {
+export class InvalidDbUri extends NodepoolError {
   override readonly name = 'InvalidDbUri';
-  readonly code: ErrorCode = 'NP_DB_URI';
   constructor(
     readonly redactedUri: string,
     readonly reason: string,
   ) {
-    super(`invalid database URI ${redactedUri}: ${reason}`);
+    super('NP_DB_URI', `invalid database URI ${redactedUri}: ${reason}`);
   }
 }
 
 /** The database could not be reached or opened (refused, bad credentials, unwritable file, ...). */
-export class DatabaseUnavailable extends Error {
+export class DatabaseUnavailable extends NodepoolError {
   override readonly name = 'DatabaseUnavailable';
-  readonly code: ErrorCode = 'NP_DB_UNAVAILABLE';
   constructor(
     readonly redactedUri: string,
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`database ${redactedUri} is unavailable: ${reason}`, options);
+    super('NP_DB_UNAVAILABLE', `database ${redactedUri} is unavailable: ${reason}`, options);
   }
 }
 
 /** Migrations could not complete, e.g. another process held the migration lock for too long. */
-export class MigrationFailed extends Error {
+export class MigrationFailed extends NodepoolError {
   override readonly name = 'MigrationFailed';
-  readonly code: ErrorCode = 'NP_DB_MIGRATION';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NP_DB_MIGRATION', message, options);
+  }
 }
 
 export class NotFound extends Error {

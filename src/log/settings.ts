@@ -3,7 +3,7 @@ import { parse as parseIni } from 'ini';
 import type { Level } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { parseLevel } from './levels.js';
-import type { ErrorCode } from '../core/errors.js';
+import { NodepoolError } from '../core/errors.js';
 
 /** How and where a program logs; read from the `-l` file (docs/logging.md). */
 export interface LogSettings {
@@ -17,10 +17,9 @@ export interface LogSettings {
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = { level: 'info', loggers: {}, destination: 'stderr' };
 
-export class LogConfigError extends Error {
-  readonly code: ErrorCode = 'NP_CONFIG_LOGGING';
+export class LogConfigError extends NodepoolError {
   constructor(file: string, problem: string) {
-    super(`${file}: ${problem}`);
+    super('NP_CONFIG_LOGGING', `${file}: ${problem}`);
     this.name = 'LogConfigError';
   }
 }

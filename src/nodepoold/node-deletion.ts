@@ -18,7 +18,7 @@ import type { DeleteLease } from './delete-lease.js';
 import { nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
 import { listIntervalMs } from './nodepoold.js';
-import { providerMachineWithEffects } from './pool-effects.js';
+import { hostEffectDeps, providerMachineWithEffects } from './pool-effects.js';
 
 export interface NodeDeletionOptions {
   node: NodeRecord;
@@ -62,16 +62,7 @@ export class NodeDeletion implements Workload {
     const provider = host.config.providers.find((p) => p.name === this.options.node.provider);
     if (!provider) throw new Error(`provider ${this.options.node.provider} is not configured`);
     const logic = providerMachineWithEffects(
-      {
-        db: host.db,
-        config: () => host.config,
-        gateway: (name) => host.gateways.get(name),
-        clock: host.clock,
-        log: this.log,
-        logging: host.logging,
-        deletesAllowed: () => true,
-        deleteLease: this.options.deleteLease,
-      },
+      { ...hostEffectDeps(host, this.log), deletesAllowed: () => true, deleteLease: this.options.deleteLease },
       { launches: false },
     );
     return { id: providerActorId(provider.name), logic, input: { provider: provider.name, listIntervalMs: listIntervalMs(provider) }, tickMs: 1000 };

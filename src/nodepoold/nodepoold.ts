@@ -22,7 +22,7 @@ import { leasePerCall } from './delete-lease.js';
 import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
 import { PeriodicTasks, type LeakedServer, type PeriodicTasksDeps } from './periodic-tasks.js';
-import { poolMachineWithEffects } from './pool-effects.js';
+import { hostEffectDeps, poolMachineWithEffects } from './pool-effects.js';
 
 export interface NodepooldOptions {
   /** `--no-launches` / `--no-deletes`. */
@@ -85,12 +85,7 @@ export class Nodepoold implements Workload {
       launchesAllowed: () => this.options.launches !== false && !this.stopping_,
     });
     const logic = poolMachineWithEffects({
-      db: host.db,
-      config: () => host.config,
-      gateway: (name) => host.gateways.get(name),
-      clock: host.clock,
-      log: this.log,
-      logging: host.logging,
+      ...hostEffectDeps(host, this.log),
       deletesAllowed: () => this.options.deletes !== false,
       deleteLease: leasePerCall(host.db, daemonLeaseOwner()),
       allocate: () => launcher.run(),

@@ -8,12 +8,25 @@ import { fromPromise } from 'xstate';
 import { nodeIdFromMetadata, subnodeIdFromMetadata } from '../core/server-metadata.js';
 import type { Server } from '../drivers/driver.js';
 import type { ProviderGateway } from '../gateway/index.js';
-import type { Logging } from '../log/index.js';
+import type { ActorHost } from '../actors/host.js';
+import type { Logger, Logging } from '../log/index.js';
 import type { NodeContext } from '../../machines/node.machine.js';
 import { poolMachine, type Launch } from '../../machines/pool.machine.js';
 import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
 import { resumable } from '../actors/resumable.js';
 import { nodeMachineWithEffects, type NodeEffectDeps } from './node-effects.js';
+
+/** The effects' dependencies as a host provides them; the caller adds how deletes are allowed and leased. */
+export function hostEffectDeps(host: ActorHost, log: Logger): Omit<NodeEffectDeps, 'deletesAllowed' | 'deleteLease'> & { logging: Logging } {
+  return {
+    db: host.db,
+    config: () => host.config,
+    gateway: (name) => host.gateways.get(name),
+    clock: host.clock,
+    log,
+    logging: host.logging,
+  };
+}
 
 export interface PoolEffectDeps extends NodeEffectDeps {
   logging: Logging;

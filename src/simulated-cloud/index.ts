@@ -3,7 +3,8 @@
  * (src/drivers/fake/) and the OpenStack simulator
  * (src/tools/openstack-simulator/) share: how a server's and an image's
  * status follow from their times, and how quota is counted and checked.
- * Pure: no I/O, no timers; it imports only src/core/ and src/config/types.ts.
+ * No I/O; its one source of time is the clock it is given (TimedWaits).
+ * It imports only src/core/ and src/config/types.ts.
  */
 export {
   BUILD_STATUS, buildPhase, buildSeenAt, isGone, requestDelete, serverPhase, shownBuildPhase, startServerLife,
@@ -13,3 +14,4 @@ export { imageStatus, type ImageLife, type ImageLifeStatus } from './image-life.
 export { quotaExceeded, quotaUsage, type QuotaLimits, type QuotaUsage, type ServerSize } from './quota.js';
 export { NOVA_METADATA_LIMITS } from './metadata-limits.js';
 export { seededRandom } from './random.js';
+export { TimedWaits } from './timed-waits.js';

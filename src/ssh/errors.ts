@@ -3,7 +3,7 @@
  * went wrong, so an operator can act; none ever carries key material (keys are
  * named by their file path, or as "inline").
  */
-import type { ErrorCode } from '../core/errors.js';
+import { NodepoolError } from '../core/errors.js';
 
 /** What an SSH attempt ran into, fine grained (for logs and retry decisions). */
 export type SshErrorKind =
@@ -31,22 +31,20 @@ function where(target: SshTarget): string {
 }
 
 /** The private key could not be read or parsed: a configuration problem, never retried. */
-export class SshKeyUnusable extends Error {
+export class SshKeyUnusable extends NodepoolError {
   override readonly name = 'SshKeyUnusable';
-  readonly code: ErrorCode = 'NP_SSH_KEY';
   constructor(
     /** The key file's path, or `(inline)` for a key given as text. */
     readonly keySource: string,
     readonly reason: string,
   ) {
-    super(`private key ${keySource} is unusable: ${reason}`);
+    super('NP_SSH_KEY', `private key ${keySource} is unusable: ${reason}`);
   }
 }
 
 /** One connection attempt failed (used by the single-connection operations and as `lastError`). */
-export class SshConnectionFailed extends Error {
+export class SshConnectionFailed extends NodepoolError {
   override readonly name = 'SshConnectionFailed';
-  readonly code: ErrorCode = 'NP_SSH_FAILED';
   constructor(
     readonly target: SshTarget,
     readonly kind: SshErrorKind,
@@ -54,14 +52,13 @@ export class SshConnectionFailed extends Error {
     readonly detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`ssh to ${where(target)} failed (${kind}): ${detail}`, options);
+    super('NP_SSH_FAILED', `ssh to ${where(target)} failed (${kind}): ${detail}`, options);
   }
 }
 
 /** The SSH check did not succeed before its deadline (or hit an error not worth retrying). */
-export class SshCheckFailed extends Error {
+export class SshCheckFailed extends NodepoolError {
   override readonly name = 'SshCheckFailed';
-  readonly code: ErrorCode = 'NP_SSH_FAILED';
   readonly reason: SshFailureReason;
   constructor(
     readonly target: SshTarget,
@@ -69,7 +66,7 @@ export class SshCheckFailed extends Error {
     readonly elapsedMs: number,
     readonly lastError: SshConnectionFailed,
   ) {
-    super(
+    super('NP_SSH_FAILED', 
       `ssh check of ${where(target)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'} ` +
         `in ${Math.round(elapsedMs / 1000)} s; last error (${lastError.kind}): ${lastError.detail}`,
       { cause: lastError },
@@ -79,23 +76,21 @@ export class SshCheckFailed extends Error {
 }
 
 /** Writing a node-set file (or making its directory) over SFTP failed. */
-export class SftpWriteFailed extends Error {
+export class SftpWriteFailed extends NodepoolError {
   override readonly name = 'SftpWriteFailed';
-  readonly code: ErrorCode = 'NP_SSH_FAILED';
   constructor(
     readonly target: SshTarget,
     readonly path: string,
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`sftp write of ${path} on ${where(target)} failed: ${reason}`, options);
+    super('NP_SSH_FAILED', `sftp write of ${path} on ${where(target)} failed: ${reason}`, options);
   }
 }
 
 /** The ready script exited non-zero, was killed by a signal, or ran past its time limit. */
-export class ReadyScriptFailed extends Error {
+export class ReadyScriptFailed extends NodepoolError {
   override readonly name = 'ReadyScriptFailed';
-  readonly code: ErrorCode = 'NP_READY_SCRIPT';
   constructor(
     readonly target: SshTarget,
     readonly script: string,
@@ -115,7 +110,7 @@ export class ReadyScriptFailed extends Error {
             ? `was ended by signal ${signal}`
             : 'ended without an exit status (connection closed?)';
     const tail = lastLines.length > 0 ? `; last output:\n${lastLines.join('\n')}` : '; no output';
-    super(`ready script ${script} on ${where(target)} ${how}${tail}`);
+    super('NP_READY_SCRIPT', `ready script ${script} on ${where(target)} ${how}${tail}`);
   }
 }
 

@@ -4,32 +4,17 @@
  * time: config/fake-image-create runs as disk-image-create), on SQLite and
  * MariaDB.
  */
-import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
-import { FAKE_IMAGE_CREATE, tempDir } from '../support/config-files.js';
-import { clearAll, describeEachBackend } from '../support/databases.js';
-import { startHarness, stopHarnesses } from '../support/harness.js';
+import { tempDir } from '../support/config-files.js';
+import { describeEachBackend } from '../support/databases.js';
+import { harnessDatabase, startHarness } from '../support/harness.js';
+import { oneProviderConfig } from '../support/one-provider.js';
 
 const TUNING = { tickMs: 20, surveyIntervalMs: 50, leaseTtlMs: 10_000, buildRetryMs: 60_000, uploadRetry: { baseBackoffMs: 200, maxBackoffMs: 400 } };
 
-function config(dir: string, dburi: string, o: { sleep?: number; uploadFailureRate?: number } = {}) {
-  return {
-    dburi,
-    'images-dir': join(dir, 'images'),
-    labels: [{ name: 'small', image: 'debian', 'min-ready': 0, providers: [{ name: 'fake-a' }] }],
-    providers: [{
-      name: 'fake-a',
-      driver: 'fake',
-      'max-servers': 2,
-      rate: 0.001,
-      fake: { 'state-file': join(dir, 'fake-a.json'), latency: { upload: 0.05 }, 'failure-rate': { upload: o.uploadFailureRate ?? 0 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    }],
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'], 'dib-cmd': FAKE_IMAGE_CREATE, 'env-vars': { FAKE_DIB_SLEEP: String(o.sleep ?? 0) } }],
-  };
-}
+const config = (dir: string, dburi: string, o: { sleep?: number; uploadFailureRate?: number } = {}) =>
+  oneProviderConfig(dir, dburi, { buildSeconds: o.sleep ?? 0, failureRate: { upload: o.uploadFailureRate ?? 0 } });
 
 interface Saved {
   value: unknown;
@@ -37,13 +22,10 @@ interface Saved {
 }
 
 describeEachBackend('a builder stopped and started again', (backend) => {
+  const database = harnessDatabase(backend);
   let db: Database;
-  beforeAll(async () => {
-    db = await backend.open();
-  });
-  afterEach(async () => {
-    await stopHarnesses();
-    await clearAll(db);
+  beforeEach(() => {
+    db = database();
   });
 
   const builder = (dir: string, o: Parameters<typeof config>[2] = {}) =>

@@ -9,10 +9,11 @@
 import { join } from 'node:path';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
-import { FAKE_IMAGE_CREATE, tempDir, writeConfigFile } from '../support/config-files.js';
+import { tempDir, writeConfigFile } from '../support/config-files.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 import { startBuilder, waitFor, type RunningDaemon } from '../support/daemon.js';
 import { cloudState } from '../support/fake-cloud-state.js';
+import { oneProviderConfig } from '../support/one-provider.js';
 
 const TUNING = { NODEPOOL_BUILDER_TICK_SECONDS: '0.2', NODEPOOL_BUILDER_SURVEY_SECONDS: '0.5', NODEPOOL_BUILDER_LEASE_SECONDS: '3' };
 
@@ -26,21 +27,7 @@ afterEach(async (context) => {
 });
 
 function writeConfig(dir: string, dburi: string, o: { sleep: number; upload: number }): string {
-  return writeConfigFile(dir, {
-    dburi,
-    'images-dir': join(dir, 'images'),
-    labels: [{ name: 'small', image: 'debian', 'min-ready': 0, providers: [{ name: 'fake-a' }] }],
-    providers: [{
-      name: 'fake-a',
-      driver: 'fake',
-      'max-servers': 2,
-      rate: 0.001,
-      fake: { 'state-file': join(dir, 'fake-a.json'), latency: { upload: o.upload } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    }],
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'], 'dib-cmd': FAKE_IMAGE_CREATE, 'env-vars': { FAKE_DIB_SLEEP: String(o.sleep) } }],
-  });
+  return writeConfigFile(dir, oneProviderConfig(dir, dburi, { buildSeconds: o.sleep, latency: { upload: o.upload } }));
 }
 
 interface Saved {

@@ -5,56 +5,29 @@
  * supervision, restarts and persistence are driven in milliseconds.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { serverMetadata } from '../../src/core/server-metadata.js';
 import type { Database } from '../../src/db/index.js';
 import { fakeCloudFor } from '../../src/drivers/fake/index.js';
 import { loadConfigOrThrow } from '../../src/config/index.js';
 import { tempDir } from '../support/config-files.js';
-import { clearAll, describeEachBackend } from '../support/databases.js';
+import { describeEachBackend } from '../support/databases.js';
 import { cloudState, liveServers } from '../support/fake-cloud-state.js';
-import { startHarness, stopHarnesses, type Harness } from '../support/harness.js';
+import { harnessDatabase, startHarness, stopHarnesses, type Harness } from '../support/harness.js';
+import { oneProviderConfig, type OneProviderOptions } from '../support/one-provider.js';
 
-interface CloudSpec {
-  latency?: Partial<Record<'create' | 'active' | 'delete' | 'upload', number>>;
-  failureRate?: Partial<Record<'create' | 'error-status' | 'stuck-in-build' | 'delete' | 'upload', number>>;
-}
-
-/** One simulated provider `fake-a` in a state file, one label, and what a test changes on top. */
-function config(dir: string, dburi: string, o: { minReady?: number; subnodes?: number; launchTimeout?: number; cloud?: CloudSpec; maxServers?: number } = {}) {
-  return {
-    dburi,
-    labels: [{ name: 'small', image: 'debian', 'min-ready': o.minReady ?? 2, ...(o.subnodes && { subnodes: o.subnodes }), providers: [{ name: 'fake-a' }] }],
-    providers: [{
-      name: 'fake-a',
-      driver: 'fake',
-      'max-servers': o.maxServers ?? 10,
-      rate: 0.001,
-      'launch-timeout': o.launchTimeout ?? 600,
-      fake: {
-        'state-file': join(dir, 'fake-a.json'),
-        latency: { create: 0.5, active: 2, delete: 1, upload: 1, ...o.cloud?.latency },
-        'failure-rate': { ...o.cloud?.failureRate },
-      },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    }],
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
-  };
-}
+/** One simulated provider, one label: min-ready 2 unless a test says otherwise. */
+const config = (dir: string, dburi: string, o: OneProviderOptions = {}) => oneProviderConfig(dir, dburi, { minReady: 2, ...o });
 
 afterEach(async () => {
   await stopHarnesses();
 });
 
 describeEachBackend('nodepoold in one process, on a simulated clock', (backend) => {
+  const database = harnessDatabase(backend);
   let db: Database;
-  beforeAll(async () => {
-    db = await backend.open();
-  });
-  afterEach(async () => {
-    await stopHarnesses();
-    await clearAll(db);
+  beforeEach(() => {
+    db = database();
   });
 
   async function nodepoold(dir: string, o: Parameters<typeof config>[2] = {}) {
@@ -75,7 +48,7 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
 
   it('a node whose server never leaves BUILD fails at the launch timeout, is deleted with its server, and is replaced', async () => {
     const dir = tempDir();
-    const h = await nodepoold(dir, { minReady: 1, launchTimeout: 120, cloud: { failureRate: { 'stuck-in-build': 1 } } });
+    const h = await nodepoold(dir, { minReady: 1, launchTimeout: 120, failureRate: { 'stuck-in-build': 1 } });
     const first = await h.until('a node with a server', async () => (await db.nodes.list()).find((n) => n.externalId));
     const launchedAt = h.clock.now();
     await h.until('the first node gone', async () => !(await db.nodes.get(first.id)), { stepMs: 5_000 });
@@ -88,7 +61,7 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
   });
 
   it('the launch deadline covers every step: a create that never answers fails at the launch timeout too', async () => {
-    const h = await nodepoold(tempDir(), { minReady: 1, launchTimeout: 60, cloud: { latency: { create: 7_200 } } });
+    const h = await nodepoold(tempDir(), { minReady: 1, launchTimeout: 60, latency: { create: 7_200 } });
     const first = await h.until('a node', async () => (await db.nodes.list())[0]);
     await h.until('the node failed', () => h.logged((l) => l.node === first.id && /launch failed/.test(l.msg))[0], { stepMs: 5_000, simulatedMs: 5 * 60_000 });
     const failure = h.logged((l) => l.node === first.id && /launch failed/.test(l.msg))[0];
@@ -116,14 +89,14 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
   it('stopped mid-launch and started again, it resumes the same nodes with the servers they had', async () => {
     const dir = tempDir();
     const stateFile = join(dir, 'fake-a.json');
-    const first = await nodepoold(dir, { minReady: 3, cloud: { latency: { create: 1, active: 30 } } });
+    const first = await nodepoold(dir, { minReady: 3, latency: { create: 1, active: 30 } });
     await first.until('3 servers created', async () => (await db.nodes.list()).filter((n) => n.externalId).length === 3);
     const before = await db.nodes.list();
     await first.stop();
     // Saved as running: the stop of the process is not the end of the node.
     for (const node of before) expect((await db.snapshots.get(`node-${node.id}`))?.snapshot).toMatchObject({ status: 'active' });
 
-    const second = await nodepoold(dir, { minReady: 3, cloud: { latency: { create: 1, active: 30 } } });
+    const second = await nodepoold(dir, { minReady: 3, latency: { create: 1, active: 30 } });
     await second.until('3 ready nodes', async () => (await ready(second)) === 3, { stepMs: 2_000 });
     const after = await db.nodes.list();
     expect(after.map((n) => [n.id, n.externalId])).toEqual(before.map((n) => [n.id, n.externalId]));
@@ -133,9 +106,9 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
 
   it('a reload that changes the simulated cloud’s latencies takes effect without a restart', async () => {
     const dir = tempDir();
-    const h = await nodepoold(dir, { minReady: 1, launchTimeout: 3_600, cloud: { latency: { active: 2 } } });
+    const h = await nodepoold(dir, { minReady: 1, launchTimeout: 3_600, latency: { active: 2 } });
     const first = await h.until('a ready node', async () => (await db.nodes.list({ state: 'ready' }))[0]);
-    h.rewrite(config(dir, backend.uri, { minReady: 1, launchTimeout: 3_600, cloud: { latency: { active: 600 } } }));
+    h.rewrite(config(dir, backend.uri, { minReady: 1, launchTimeout: 3_600, latency: { active: 600 } }));
     await h.until('the reload', () => h.logged(/reaching the cloud with a new driver \(fake changed\)/)[0]);
     await db.transaction(async (tx) => {
       await tx.nodes.setState(first.id, 'delete');

@@ -9,6 +9,7 @@
  * `clock: 'real'` runs the same host on real time (uploads of real files,
  * the OpenStack simulator over HTTP).
  */
+import { afterEach, beforeAll } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { ActorHost } from '../../src/actors/host.js';
 import { ImageBuilder, type ImageBuilderOptions } from '../../src/builder/index.js';
@@ -19,6 +20,7 @@ import { closeFakeClouds } from '../../src/drivers/fake/index.js';
 import { Logging } from '../../src/log/index.js';
 import { Nodepoold, type NodepooldOptions } from '../../src/nodepoold/nodepoold.js';
 import { writeConfigFile } from './config-files.js';
+import { clearAll, type TestBackend } from './databases.js';
 
 export interface LogLine {
   level: string;
@@ -171,4 +173,24 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   running.push(harness);
   await host.start();
   return harness;
+}
+
+/**
+ * The suite's database for harness tests on one backend: opened before the
+ * first test; after each, the harnesses are stopped and every row removed.
+ * Call inside `describeEachBackend`; read the database inside tests.
+ */
+export function harnessDatabase(backend: TestBackend): () => Database {
+  let db: Database | undefined;
+  beforeAll(async () => {
+    db = await backend.open();
+  });
+  afterEach(async () => {
+    await stopHarnesses();
+    if (db) await clearAll(db);
+  });
+  return () => {
+    if (!db) throw new Error('the database is opened before the first test');
+    return db;
+  };
 }

@@ -1,50 +1,33 @@
 import type { Clock } from '../../core/clock.js';
+import { TimedWaits } from '../../simulated-cloud/index.js';
 import { DriverError } from '../driver.js';
 
-interface Pending {
-  handle: unknown;
-  reject: (error: Error) => void;
-}
-
 /**
- * The waits that make a call take time (a create, an upload). They run on the
- * injected clock, and close() cancels them all and fails the calls still
- * waiting, so nothing outlives the cloud.
+ * The waits that make a fake cloud's call take time (a create, an upload),
+ * on the injected clock; close() fails the calls still waiting, so nothing
+ * outlives the cloud.
  */
 export class Latency {
-  private readonly pending = new Set<Pending>();
+  private readonly waits: TimedWaits;
   private closed = false;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.waits = new TimedWaits(clock);
+  }
 
   get size(): number {
-    return this.pending.size;
+    return this.waits.size;
   }
 
   /** Resolves after `seconds` of clock time; no timer at all for zero. */
   wait(seconds: number): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
-    const ms = Math.max(0, seconds * 1000);
-    if (ms === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const entry: Pending = { handle: undefined, reject };
-      entry.handle = this.clock.setTimeout(() => {
-        this.pending.delete(entry);
-        resolve();
-      }, ms);
-      // A real timer must not keep the process alive on its own.
-      (entry.handle as { unref?: () => void } | null)?.unref?.();
-      this.pending.add(entry);
-    });
+    return this.waits.wait(Math.max(0, seconds * 1000), closedError);
   }
 
   close(): void {
     this.closed = true;
-    for (const entry of this.pending) {
-      this.clock.clearTimeout(entry.handle);
-      entry.reject(closedError());
-    }
-    this.pending.clear();
+    this.waits.close();
   }
 }
 

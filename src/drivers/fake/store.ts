@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { emptyState, prune, stateProblem, type FakeCloudState } from './state.js';
-import type { ErrorCode } from '../../core/errors.js';
+import { NodepoolError } from '../../core/errors.js';
 
 /** Where the fake cloud keeps its state: in memory, or in memory backed by a file. */
 export interface Store {
@@ -28,10 +28,9 @@ export class MemoryStore implements Store {
 }
 
 /** The state file could not be read or written; names the file so an operator can fix or remove it. */
-export class FakeStateFileError extends Error {
-  readonly code: ErrorCode = 'NP_CLOUD_STATE_FILE';
+export class FakeStateFileError extends NodepoolError {
   constructor(readonly file: string, problem: string) {
-    super(`fake cloud state file ${file}: ${problem}`);
+    super('NP_CLOUD_STATE_FILE', `fake cloud state file ${file}: ${problem}`);
     this.name = 'FakeStateFileError';
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../../core/clock.js';
+import { TimedWaits } from '../../simulated-cloud/index.js';
 
 /**
  * One scheduled failure: the next `times` calls to `route` (after letting
@@ -42,9 +43,11 @@ export class FaultPlan {
   private readonly slow = new Map<string, number>();
   private readonly counts = new Map<string, number>();
   private readonly log: RequestRecord[] = [];
-  private readonly pending = new Set<{ handle: unknown; resolve: () => void }>();
+  private readonly waits: TimedWaits;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    this.waits = new TimedWaits(clock);
+  }
 
   setFailures(rules: readonly FailureRule[]): void {
     this.rules = rules.map((rule) => ({ rule: { ...rule }, seen: 0, fired: 0 }));
@@ -93,17 +96,9 @@ export class FaultPlan {
 
   /** Waits on the simulator's clock; close() ends every wait at once. */
   delay(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const entry = { handle: undefined as unknown, resolve };
-      entry.handle = this.clock.setTimeout(() => {
-        this.pending.delete(entry);
-        resolve();
-      }, ms);
-      (entry.handle as { unref?: () => void } | null)?.unref?.();
-      this.pending.add(entry);
-    });
+    return this.waits.wait(ms);
   }
+
 
   count(route: string): void {
     this.counts.set(route, (this.counts.get(route) ?? 0) + 1);
@@ -132,10 +127,6 @@ export class FaultPlan {
   }
 
   close(): void {
-    for (const entry of this.pending) {
-      this.clock.clearTimeout(entry.handle);
-      entry.resolve();
-    }
-    this.pending.clear();
+    this.waits.close();
   }
 }
