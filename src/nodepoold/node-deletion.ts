@@ -11,7 +11,7 @@ import type { AnyActorRef } from 'xstate';
 import type { RootSpec, Workload, WorkloadStart, ActorHost } from '../actors/host.js';
 import type { NodeRecord, SubnodeRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
-import { nodeActorId, providerActorId, subnodeActorId } from '../../machines/actor-ids.js';
+import { isNodeActor, nodeActorId, providerActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
 import { hasNodeActors } from '../../machines/provider.machine.js';
 import type { DeleteLease } from './delete-lease.js';
@@ -50,7 +50,7 @@ export class NodeDeletion implements Workload {
   remaining(): { actorId: string; serverId?: string; deleteError?: string }[] {
     const children = (this.root_?.getSnapshot() as { children: Record<string, AnyActorRef> } | undefined)?.children ?? {};
     return Object.entries(children)
-      .filter(([id]) => id.startsWith('node-') || id.startsWith('subnode-'))
+      .filter(([id]) => isNodeActor(id))
       .map(([actorId, ref]) => {
         const context = (ref.getSnapshot() as { context: NodeContext }).context;
         return { actorId, ...(context.serverId && { serverId: context.serverId }), ...(context.deleteError && { deleteError: context.deleteError }) };
