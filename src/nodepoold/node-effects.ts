@@ -107,6 +107,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
             }),
           );
           if (boot.uploadId !== null && !subnode) await deps.db.nodes.update(row.id, { uploadId: boot.uploadId });
+          deps.log.debug({ node: row.id, ...(subnode && { subnode: subnode.id }), server: id, provider: gateway.name }, 'server created');
           return { serverId: id };
         } catch (err) {
           throw asNodeError(err, 'other');
