@@ -17,8 +17,8 @@
  */
 import { type AnyActorRef, assign, enqueueActions, fromPromise, setup, stopChild } from 'xstate';
 import { buildActorId, isBuildActor, isUploadActor, uploadActorId } from './actor-ids.js';
-import { buildPhaseOf, imageBuildMachine, type BuildPhase, type ImageBuildInput } from './image-build.machine.js';
-import { imageUploadMachine, uploadPhaseOf, type ImageUploadInput, type UploadPhase } from './image-upload.machine.js';
+import { buildPhaseOf, buildWantsTimeAt, imageBuildMachine, type BuildPhase, type ImageBuildContext, type ImageBuildInput } from './image-build.machine.js';
+import { imageUploadMachine, uploadPhaseOf, uploadWantsTimeAt, type ImageUploadContext, type ImageUploadInput, type UploadPhase } from './image-upload.machine.js';
 import { withResume } from './resume.js';
 
 export interface BuilderInput {
@@ -112,6 +112,13 @@ export function freeWorkers(context: BuilderInput, held: Record<string, HeldPhas
   };
 }
 
+/** Whether something is due for a build or upload actor at `now` (its deadline, its back-off, a pause). */
+function wantsTime(actorId: string, child: AnyActorRef, now: number): boolean {
+  const snapshot = child.getSnapshot() as { value: unknown; context: ImageBuildContext & ImageUploadContext };
+  const due = isBuildActor(actorId) ? buildWantsTimeAt(snapshot) : uploadWantsTimeAt(snapshot);
+  return due !== undefined && due <= now;
+}
+
 const notProvided = (name: string) =>
   fromPromise<never, unknown>(async () => {
     throw new Error(`${name} is not provided`);
@@ -165,7 +172,7 @@ export const builderMachine = setup({
               const child = children[id];
               if (!child) continue;
               if (isResting(id, state)) enqueue(stopChild(child));
-              else enqueue.sendTo(child, { type: 'tick', now: event.now });
+              else if (wantsTime(id, child, event.now)) enqueue.sendTo(child, { type: 'tick', now: event.now });
             }
             enqueue.raise({ type: 'workers.assign', now: event.now });
           }),

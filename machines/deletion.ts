@@ -136,3 +136,15 @@ export function deletingRegion<const TAttempt extends string, const TInvoke exte
     onDone: 'removed' as const,
   };
 }
+
+/**
+ * When a machine in its `deleting` region next needs to hear the time: at
+ * once while a pause or a wait has not started (it starts at the first
+ * event carrying the time), then when it ends. Undefined when nothing there
+ * waits for time (a call is under way).
+ */
+export function deletionWantsTimeAt(inner: unknown, context: DeletionFields & { goneDeadline?: number }): number | undefined {
+  if (inner === 'deleteFailed') return context.retryDeleteAt ?? 0;
+  if (inner === 'waitingUntilGone') return context.goneDeadline === undefined ? 0 : context.goneDeadline + 1;
+  return undefined;
+}

@@ -17,7 +17,8 @@
  * an error).
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { deletingRegion, deletionImplementations, type DeletionFields } from './deletion.js';
+import { deletingRegion, deletionImplementations, deletionWantsTimeAt, type DeletionFields } from './deletion.js';
+import { topStateOf } from './state-value.js';
 import { imagePhaseOf, imageRecordStateOf } from './image-phases.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
@@ -183,3 +184,12 @@ export const buildPhaseOf = (snapshot: { value: unknown; status: string }) => im
 
 /** The build record's state for a machine state (records.ts BuildState). */
 export const buildStateOf = (value: unknown): BuildRowState => imageRecordStateOf(value, 'building');
+
+/** When a build next needs to hear the time: its deadline while building, its pause after a failed delete. */
+export function buildWantsTimeAt(snapshot: { value: unknown; context: ImageBuildContext }): number | undefined {
+  const top = topStateOf(snapshot.value);
+  const { context } = snapshot;
+  if (top === 'building') return context.startedAt === undefined ? 0 : context.startedAt + context.buildTimeoutMs + 1;
+  if (top === 'deleting') return deletionWantsTimeAt((snapshot.value as Record<string, unknown>).deleting, context);
+  return undefined;
+}

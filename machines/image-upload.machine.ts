@@ -18,7 +18,8 @@
  * restored in `deleting` deletes again (an image already gone is success).
  */
 import { assign, fromPromise, setup } from 'xstate';
-import { deletingRegion, deletionImplementations, errorMessage, type DeletionFields } from './deletion.js';
+import { deletingRegion, deletionImplementations, deletionWantsTimeAt, errorMessage, type DeletionFields } from './deletion.js';
+import { topStateOf } from './state-value.js';
 import { imagePhaseOf, imageRecordStateOf } from './image-phases.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
@@ -197,3 +198,12 @@ export const uploadPhaseOf = (snapshot: { value: unknown; status: string }) => i
 
 /** The upload record's state for a machine state (records.ts UploadState). */
 export const uploadStateOf = (value: unknown): UploadRowState => imageRecordStateOf(value, 'uploading');
+
+/** When an upload next needs to hear the time: the end of its back-off after a failure, its pause after a failed delete. */
+export function uploadWantsTimeAt(snapshot: { value: unknown; context: ImageUploadContext }): number | undefined {
+  const top = topStateOf(snapshot.value);
+  const { context } = snapshot;
+  if (top === 'failed') return context.attempts >= context.maxAttempts ? undefined : (context.retryAt ?? 0);
+  if (top === 'deleting') return deletionWantsTimeAt((snapshot.value as Record<string, unknown>).deleting, context);
+  return undefined;
+}

@@ -13,7 +13,7 @@
  * that carries `now`, because pending `after` timers are not persisted.
  */
 import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
-import { deleteAttempt, deleteRetryPause, deletionImplementations, nowOf, type DeletionFields } from './deletion.js';
+import { deleteAttempt, deleteRetryPause, deletionImplementations, deletionWantsTimeAt, nowOf, type DeletionFields } from './deletion.js';
 import { topStateOf } from './state-value.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
@@ -442,4 +442,18 @@ export function orphanInput(nodeId: number, serverId: string, now: number): Node
     ipv6Preferred: false,
     serverId,
   };
+}
+
+/**
+ * When a node next needs to hear the time (a `tick`), so that its provider
+ * passes the time only to the nodes something is due for: a building node
+ * once its launch deadline has passed, a deleting one when its pause or its
+ * wait for the server to go ends. Undefined when no deadline is pending (a
+ * ready node waits for events, not for time).
+ */
+export function nodeWantsTimeAt(snapshot: { value: unknown; context: NodeContext }): number | undefined {
+  const top = topStateOf(snapshot.value);
+  if (top === 'building') return snapshot.context.launchDeadline + 1;
+  if (top !== 'deleting') return undefined;
+  return deletionWantsTimeAt((snapshot.value as Record<string, unknown>).deleting, snapshot.context);
 }

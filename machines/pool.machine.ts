@@ -57,6 +57,8 @@ export type PoolEvent =
   | { type: 'adopt'; adoptions: Adoption[] }
   /** A server no row owns (a leaked instance): its provider deletes it. */
   | { type: 'orphan.delete'; provider: string; serverId: string; nodeId: number; now: number; reason: string }
+  /** Launches the allocation made before it ended (a large burst is handed out as its rows are written). */
+  | { type: 'launches'; launches: Launch[] }
   /** A change that may change what to launch (a node left, config changed, demand moved). */
   | { type: 'allocation.wanted' }
   | { type: 'stop' };
@@ -157,6 +159,7 @@ export const poolMachine = setup({
         if (child) enqueue.sendTo(child, orphan);
       }),
     },
+    launches: { actions: { type: 'dispatchLaunches', params: ({ event }) => ({ launches: event.launches }) } },
     'allocation.wanted': { actions: assign({ allocationWanted: true }) },
     stop: { actions: assign({ stopping: true }) },
   },

@@ -17,6 +17,7 @@ import { isNodeActor, isServerActor, nodeActorId, orphanActorId, parseActorId, s
 import {
   nodeMachine,
   nodeStandingOf,
+  nodeWantsTimeAt,
   orphanInput,
   type ListedServer,
   type NodeContext,
@@ -43,7 +44,6 @@ export interface ProviderInput {
 export const IDLE_LIST_INTERVAL_MS = 30_000;
 
 export interface ProviderContext extends ProviderInput {
-  servers: ProviderServer[];
   /** When the last list call started (ms epoch); the next one is due an interval later. */
   listStartedAt?: number;
   /** When the last successful list was taken. */
@@ -76,19 +76,40 @@ export function actorIdOf(input: NodeInput): string {
   return input.role === 'sub' ? subnodeActorId(input.nodeId) : nodeActorId(input.nodeId);
 }
 
+/** A list of servers indexed once, so that each of ten thousand nodes finds its own without a search. */
+export interface ServerIndex {
+  byId: Map<string, ProviderServer>;
+  byNode: Map<number, ProviderServer>;
+  bySubnode: Map<number, ProviderServer>;
+}
+
+export function indexServers(servers: readonly ProviderServer[]): ServerIndex {
+  const index: ServerIndex = { byId: new Map(), byNode: new Map(), bySubnode: new Map() };
+  for (const server of servers) {
+    index.byId.set(server.id, server);
+    // The first server naming a node wins, as a search from the start of the list would find it.
+    if (server.subnodeId !== undefined) {
+      if (!index.bySubnode.has(server.subnodeId)) index.bySubnode.set(server.subnodeId, server);
+    } else if (server.nodeId !== undefined && !index.byNode.has(server.nodeId)) {
+      index.byNode.set(server.nodeId, server);
+    }
+  }
+  return index;
+}
+
 /**
  * The server a node should hear about: by the id it recorded, else by its
  * metadata (a node's server names the node; a sub-node's names its sub-node).
  */
 export function serverForNode(
-  servers: readonly ProviderServer[],
+  servers: readonly ProviderServer[] | ServerIndex,
   nodeId: number,
   serverId: string | undefined,
   role: NodeRole = 'primary',
 ): ProviderServer | null {
-  if (serverId !== undefined) return servers.find((s) => s.id === serverId) ?? null;
-  if (role === 'sub') return servers.find((s) => s.subnodeId === nodeId) ?? null;
-  return servers.find((s) => s.nodeId === nodeId && s.subnodeId === undefined) ?? null;
+  const index = 'byId' in servers ? servers : indexServers(servers);
+  if (serverId !== undefined) return index.byId.get(serverId) ?? null;
+  return (role === 'sub' ? index.bySubnode.get(nodeId) : index.byNode.get(nodeId)) ?? null;
 }
 
 interface ChildView {
@@ -127,22 +148,26 @@ export function listIsDue(context: ProviderContext, children: Record<string, unk
  */
 export function subnodeSupervision(children: Record<string, unknown>): { to: AnyActorRef; event: NodeEvent }[] {
   const views = serverActorViews(children).filter((v) => isNodeActor(v.id));
-  const subsOf = (nodeId: number) => views.filter((v) => v.context.role === 'sub' && v.context.parentId === nodeId);
+  const primaries = new Set(views.filter((v) => v.context.role === 'primary').map((v) => v.context.nodeId));
+  const subsByParent = new Map<number, ChildView[]>();
+  for (const view of views) {
+    if (view.context.role !== 'sub' || view.context.parentId === undefined) continue;
+    subsByParent.set(view.context.parentId, [...(subsByParent.get(view.context.parentId) ?? []), view]);
+  }
   const out: { to: AnyActorRef; event: NodeEvent }[] = [];
   for (const view of views) {
     const { context } = view;
     const standing = nodeStandingOf(view.value);
     if (context.role === 'sub') {
-      const parentAlive = views.some((v) => v.context.role === 'primary' && v.context.nodeId === context.parentId);
-      if (!parentAlive && !standing.leaving) out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
+      if (!primaries.has(context.parentId as number) && !standing.leaving) out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
       continue;
     }
+    const subs = subsByParent.get(context.nodeId) ?? [];
     if (standing.waitingForSubnodes) {
-      if (subsOf(context.nodeId).filter((s) => nodeStandingOf(s.value).ready).length >= context.subnodes) {
+      if (subs.filter((s) => nodeStandingOf(s.value).ready).length >= context.subnodes) {
         out.push({ to: view.ref, event: { type: 'subnodes.ready' } });
       }
     } else if (standing.deletingSubnodes) {
-      const subs = subsOf(context.nodeId);
       if (subs.length === 0) out.push({ to: view.ref, event: { type: 'subnodes.gone' } });
       for (const sub of subs) {
         if (!nodeStandingOf(sub.value).leaving) {
@@ -174,7 +199,7 @@ export const providerMachine = setup({
   guards: {},
 }).createMachine({
   id: 'provider',
-  context: ({ input }) => ({ ...input, servers: [], listFailures: 0, draining: false }),
+  context: ({ input }) => ({ ...input, listFailures: 0, draining: false }),
   type: 'parallel',
   on: {
     launch: {
@@ -213,14 +238,20 @@ export const providerMachine = setup({
     },
   },
   states: {
-    /** Passes the time on to every node (each checks its own deadlines) and supervises sub-nodes. */
+    /**
+     * Passes the time on to the nodes something is due for (a deadline
+     * passed, a pause ended): an idle node hears nothing, so ten thousand
+     * ready nodes cost nothing a second. Supervises sub-nodes.
+     */
     nodes: {
       on: {
         tick: {
           actions: enqueueActions(({ enqueue, self, event, context }) => {
             const children = self.getSnapshot().children as Record<string, AnyActorRef>;
             for (const child of Object.values(children)) {
-              if (isServerActor(child.id)) enqueue.sendTo(child, { type: 'tick', now: event.now });
+              if (!isServerActor(child.id)) continue;
+              const due = nodeWantsTimeAt(child.getSnapshot() as { value: unknown; context: NodeContext });
+              if (due !== undefined && due <= event.now) enqueue.sendTo(child, { type: 'tick', now: event.now });
             }
             for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
             if (listIsDue(context, children, event.now)) enqueue.raise({ type: 'list.due', now: event.now });
@@ -246,16 +277,17 @@ export const providerMachine = setup({
             onDone: {
               target: 'idle',
               actions: [
-                assign({
-                  servers: ({ event }) => event.output.servers,
-                  listedAt: ({ event }) => event.output.now,
-                  listFailures: 0,
-                }),
+                // The list itself is not kept: each node takes its own server's entry from it now.
+                assign({ listedAt: ({ event }) => event.output.now, listFailures: 0 }),
                 enqueueActions(({ enqueue, event, self }) => {
                   const { servers, now } = event.output;
+                  const index = indexServers(servers);
                   for (const view of serverActorViews(self.getSnapshot().children)) {
                     const { nodeId, serverId, role } = view.context;
-                    enqueue.sendTo(view.ref, { type: 'server.listed', now, server: serverForNode(servers, nodeId, serverId, role) });
+                    const server = serverForNode(index, nodeId, serverId, role);
+                    // A settled node only cares that its server is gone: the others' entries are news to no one.
+                    if (server !== null && !nodeStandingOf(view.value).waitsForServer) continue;
+                    enqueue.sendTo(view.ref, { type: 'server.listed', now, server });
                   }
                 }),
               ],

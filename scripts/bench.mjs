@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stringify as stringifyYaml } from 'yaml';
-import { createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from '../dist/src/db/index.js';
+import { createMysqlDatabase, dropMysqlDatabase, openDatabase, withDatabaseName } from '../dist/src/db/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MYSQL = process.env.NODEPOOL_TEST_MYSQL_URI || 'mysql://root@127.0.0.1:3306/';
@@ -27,7 +27,7 @@ const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 
 // ---- options ------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const options = { sizes: [50, 1000, 10000], backends: ['sqlite', 'mariadb'], burst: true, json: false, idleSeconds: 10 };
+  const options = { sizes: [50, 1000, 10000], backends: ['sqlite', 'mariadb'], burst: true, churn: true, churnSeconds: 60, json: false, idleSeconds: 10 };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -38,10 +38,12 @@ function parseArgs(argv) {
     if (arg === '--sizes') options.sizes = value().split(',').map(Number);
     else if (arg === '--backends') options.backends = value().split(',');
     else if (arg === '--no-burst') options.burst = false;
+    else if (arg === '--no-churn') options.churn = false;
+    else if (arg === '--churn-seconds') options.churnSeconds = Number(value());
     else if (arg === '--json') options.json = true;
     else if (arg === '--idle-seconds') options.idleSeconds = Number(value());
     else if (arg === '--help' || arg === '-h') {
-      console.log('npm run bench -- [--sizes 50,1000,10000] [--backends sqlite,mariadb] [--no-burst] [--idle-seconds 10] [--json]');
+      console.log('npm run bench -- [--sizes 50,1000,10000] [--backends sqlite,mariadb] [--no-burst] [--no-churn] [--churn-seconds 60] [--idle-seconds 10] [--json]');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -233,6 +235,7 @@ async function scaleRun(backend, nodes, options) {
       const t0 = daemon.now();
       writeFileSync(configFile, stringifyYaml(raised));
       const reacted = await daemon.until('5 more ready nodes', () => daemon.ready.size >= before + 5, 60_000);
+      const churn = options.churn && nodes === 1000 ? await churnRun(configFile, dburi, nodes + 5, options.churnSeconds) : undefined;
       const stop = await daemon.stop();
       const end = sample(daemon.child.pid);
       return {
@@ -246,6 +249,7 @@ async function scaleRun(backend, nodes, options) {
         listJsonS: listJson,
         listTableS: listTable,
         reactionS: (reacted - t0) / 1000,
+        ...(churn && { churn }),
         stopS: stop.seconds,
         exitCode: stop.code,
       };
@@ -254,6 +258,57 @@ async function scaleRun(backend, nodes, options) {
       if (daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
     }
   });
+}
+
+/**
+ * Churn: 100 deletes a second for `seconds`, each made as `nodepool delete`
+ * makes it (state and change row in one transaction), oldest ready nodes
+ * first; the ready count is sampled every second. Then the time of
+ * `nodepool delete ID` as a new process, ten times.
+ */
+async function churnRun(configFile, dburi, wanted, seconds) {
+  const db = await openDatabase(dburi, { migrate: false });
+  try {
+    const readyCounts = [];
+    const t0 = performance.now();
+    let deleted = 0;
+    for (let second = 0; second < seconds; second += 1) {
+      const ready = await db.nodes.list({ state: 'ready' });
+      readyCounts.push(ready.length);
+      for (const node of ready.slice(0, 100)) {
+        await db.transaction(async (tx) => {
+          await tx.nodes.setState(node.id, 'delete');
+          await tx.changes.append('node', node.id, 'delete');
+        });
+        deleted += 1;
+      }
+      const next = t0 + (second + 1) * 1000;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+    }
+    const churnEnd = performance.now();
+    let recovered;
+    for (;;) {
+      const ready = (await db.nodes.list({ state: 'ready' })).length;
+      if (ready >= wanted) {
+        recovered = (performance.now() - churnEnd) / 1000;
+        break;
+      }
+      if (performance.now() - churnEnd > 120_000) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const deletes = [];
+    for (const node of (await db.nodes.list({ state: 'ready' })).slice(0, 10)) deletes.push(await timeCommand(['-c', configFile, 'delete', String(node.id)]));
+    deletes.sort((a, b) => a - b);
+    return {
+      deletesAsked: deleted,
+      minReady: Math.min(...readyCounts),
+      readyAtEnd: readyCounts[readyCounts.length - 1],
+      recoveredS: recovered,
+      deleteCommandMedianS: deletes[Math.floor(deletes.length / 2)],
+    };
+  } finally {
+    await db.close();
+  }
 }
 
 async function burstRun(backend) {
@@ -310,7 +365,10 @@ function printScale(results) {
   ];
   const header = ['workload', 'backend', ...columns.map(([title]) => title)];
   const rows = [];
-  for (const r of results) rows.push([r.workload, r.backend, ...columns.map(([, key, d]) => fmt(r[key], d))]);
+  for (const r of results) {
+    rows.push([r.workload, r.backend, ...columns.map(([, key, d]) => fmt(r[key], d))]);
+    if (r.failed) rows.push(['', `  failed: ${r.failed}`, ...columns.map(() => '')]);
+  }
   for (const [workload, figures] of Object.entries(UPSTREAM)) {
     if (!results.some((r) => r.workload === workload) || Object.keys(figures).length === 0) continue;
     rows.push([workload, 'upstream 3.5', ...columns.map(([, key]) => figures[key] ?? '—')]);
@@ -318,9 +376,15 @@ function printScale(results) {
   printTable(header, rows.sort((a, b) => parseInt(a[0], 10) - parseInt(b[0], 10)));
 }
 
+function printChurn(results) {
+  const rows = results.filter((r) => r.churn).map((r) => [r.workload, r.backend, String(r.churn.deletesAsked), String(r.churn.minReady), String(r.churn.readyAtEnd), fmt(r.churn.recoveredS), fmt(r.churn.deleteCommandMedianS, 3)]);
+  if (rows.length === 0) return;
+  printTable(['churn: 100 deletes/s for 60 s', 'backend', 'deletes', 'lowest ready', 'ready at the end', 'back to all ready s', '`nodepool delete` median s'], rows);
+}
+
 function printBurst(results) {
   const header = ['workload', 'backend', 'first create s', 'first ready after 1st create s', 'median ready after create s', 'worst ready after create s', 'creates % of rate bound', 'all ready s'];
-  printTable(header, results.map((r) => [r.workload, r.backend, fmt(r.firstCreateS), fmt(r.firstReadyAfterFirstCreateS), fmt(r.medianReadyAfterCreateS), fmt(r.worstReadyAfterCreateS), fmt(r.createsOfRateBoundPct, 1), fmt(r.allReadyS)]));
+  printTable(header, results.map((r) => [r.workload, r.failed ? `${r.backend} (failed: ${r.failed})` : r.backend, fmt(r.firstCreateS), fmt(r.firstReadyAfterFirstCreateS), fmt(r.medianReadyAfterCreateS), fmt(r.worstReadyAfterCreateS), fmt(r.createsOfRateBoundPct, 1), fmt(r.allReadyS)]));
 }
 
 function printTable(header, rows) {
@@ -334,22 +398,35 @@ function printTable(header, rows) {
 
 // ---- main -----------------------------------------------------------------------------
 
+/** A run that fails (a wait past its bound) is reported as failed, with why, and the others go on. */
+async function attempt(what, run, blank) {
+  process.stderr.write(`bench: ${what}...\n`);
+  try {
+    const result = await run();
+    process.stderr.write(`bench: ${what}: ${JSON.stringify(result)}\n`);
+    return result;
+  } catch (err) {
+    const reason = String(err.message ?? err).split('\n')[0];
+    process.stderr.write(`bench: ${what} failed: ${reason}\n`);
+    return { ...blank, failed: reason };
+  }
+}
+
 const options = parseArgs(process.argv.slice(2));
 const scale = [];
 const burst = [];
 for (const backend of options.backends) {
   for (const nodes of options.sizes) {
-    process.stderr.write(`bench: ${nodes} nodes on ${backend}...\n`);
-    scale.push(await scaleRun(backend, nodes, options));
+    scale.push(await attempt(`${nodes} nodes on ${backend}`, () => scaleRun(backend, nodes, options), { workload: `${nodes} nodes`, backend }));
   }
   if (options.burst) {
-    process.stderr.write(`bench: the burst on ${backend}...\n`);
-    burst.push(await burstRun(backend));
+    burst.push(await attempt(`the burst on ${backend}`, () => burstRun(backend), { workload: 'burst 500 (rate 0.1, boot 1 s)', backend }));
   }
 }
 if (options.json) {
   console.log(JSON.stringify({ scale, burst }, null, 2));
 } else {
   printScale(scale);
+  printChurn(scale);
   if (burst.length) printBurst(burst);
 }

@@ -235,7 +235,7 @@ export class ActorHost {
     const kind = this.persistence.kindOf(actor.id);
     if (!kind) return;
     const snapshot = event.snapshot as unknown as SnapshotView;
-    this.persistence.noteSnapshot(actor, snapshot.status);
+    this.persistence.noteSnapshot(actor, snapshot);
     if (snapshot.status === 'stopped') return;
     const state = snapshot.status === 'done' ? 'removed' : kind.stateOf(snapshot);
     const previous = this.states.get(actor.id);

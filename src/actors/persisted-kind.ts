@@ -25,11 +25,28 @@ export interface PersistedKind {
   /** The record's state for a snapshot, for the logs (`ready`, `uploading`, ...); `removed` once done. */
   stateOf(snapshot: SnapshotView): string;
   /**
-   * Writes the record as the snapshot says it is, inside the snapshot's
-   * transaction. False when the record is gone (a command removed it): the
-   * snapshot is then removed too, and the daemon told.
+   * Writes the records as the snapshots say they are, inside the snapshots'
+   * transaction (a batch of actors at a time, in as few statements as the
+   * kind can). Returns the actors whose record is gone (a command removed
+   * it): their snapshots are then removed too, and the daemon told.
    */
-  writeRecord(tx: Repositories, actorId: string, snapshot: SnapshotView): Promise<boolean>;
-  /** The actor reached its final state: its record goes, in the transaction that removes its snapshot. */
-  removeRecord(tx: Repositories, actorId: string): Promise<void>;
+  writeRecords(tx: Repositories, actors: readonly PersistedActor[]): Promise<Set<string>>;
+  /** These actors reached their final state: their records go, in the transaction that removes their snapshots. */
+  removeRecords(tx: Repositories, actorIds: readonly string[]): Promise<void>;
+}
+
+export interface PersistedActor {
+  actorId: string;
+  snapshot: SnapshotView;
+}
+
+/** A kind whose records are few (builds, uploads): written one by one. */
+export function oneByOne(
+  writeRecord: (tx: Repositories, actorId: string, snapshot: SnapshotView) => Promise<boolean>,
+): PersistedKind['writeRecords'] {
+  return async (tx, actors) => {
+    const gone = new Set<string>();
+    for (const { actorId, snapshot } of actors) if (!(await writeRecord(tx, actorId, snapshot))) gone.add(actorId);
+    return gone;
+  };
 }

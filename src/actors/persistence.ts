@@ -3,11 +3,13 @@
  * transaction (docs/architecture.md, "Persistence"), for every kind the same
  * way:
  *
- * - writes of one actor are serialised and coalesced (SerialWrites): while
- *   one is in flight only the newest snapshot waits, so a burst of
- *   transitions costs at most two writes;
- * - a snapshot equal to the last one written (a list that told a ready node
- *   nothing new) is not written again;
+ * - an event that changed nothing (the same snapshot object: a list that
+ *   told a ready node nothing new) is not written;
+ * - writes are batched: whatever snapshots are waiting when a write starts
+ *   go together in one transaction (up to BATCH_SIZE), and while it runs
+ *   the next ones gather, only the newest of each actor; so a burst of a
+ *   thousand transitions costs a few transactions, not a thousand, and the
+ *   writes of one actor land in order;
  * - an actor that reached its final state has its record and snapshot
  *   removed together;
  * - a record that a command removed under a running actor is not written
@@ -18,72 +20,114 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { Clock } from '../core/clock.js';
-import { SerialWrites } from '../core/serial-writes.js';
-import type { Database } from '../db/index.js';
+import type { Database, Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { PersistedKind, SnapshotView } from './persisted-kind.js';
 
+/** Snapshots written per transaction at most. */
+export const BATCH_SIZE = 500;
+/** A batch that failed is tried again after these pauses (a database blip) before its writes are given up and logged. */
+const RETRY_PAUSES_MS = [200, 1000];
+
 export class ActorPersistence {
-  private readonly writes: SerialWrites<AnyActorRef>;
-  /** The last snapshot written per actor. */
-  private readonly written = new Map<string, string>();
+  /** Actors with a snapshot waiting to be written, in the order they changed. */
+  private readonly pending = new Map<string, AnyActorRef>();
+  /** The last snapshot object seen per actor: XState hands out the same object when an event changed nothing. */
+  private readonly seen = new Map<string, unknown>();
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly kinds: readonly PersistedKind[],
-    log: Logger,
-    clock: Clock,
+    private readonly log: Logger,
+    private readonly clock: Clock,
     /** Called when an actor's record vanished under it (a command removed it). */
     private readonly onRecordGone: (actorId: string, kind: PersistedKind) => void,
-  ) {
-    this.writes = new SerialWrites((id, actor) => this.write(id, actor), log, 'could not persist actor state', clock);
-  }
+  ) {}
 
   kindOf(actorId: string): PersistedKind | undefined {
     return this.kinds.find((k) => k.owns(actorId));
   }
 
   /** Told of every snapshot of a persisted actor (from the inspection stream). */
-  noteSnapshot(actor: AnyActorRef, status: string): void {
+  noteSnapshot(actor: AnyActorRef, snapshot: SnapshotView): void {
     // The snapshot of an actor stopped with its process says nothing new; an errored one is not saved over a good one.
-    if (status !== 'active' && status !== 'done') return;
-    this.writes.request(actor.id, actor);
+    if (snapshot.status !== 'active' && snapshot.status !== 'done') {
+      this.seen.delete(actor.id);
+      return;
+    }
+    if (this.seen.get(actor.id) === snapshot) return;
+    if (snapshot.status === 'done') this.seen.delete(actor.id);
+    else this.seen.set(actor.id, snapshot);
+    this.pending.delete(actor.id);
+    this.pending.set(actor.id, actor);
+    this.writing ??= this.writeAll().finally(() => {
+      this.writing = undefined;
+    });
   }
 
   /** Resolves when every write asked for so far is done. */
-  flush(): Promise<void> {
-    return this.writes.flush();
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
-  private async write(actorId: string, actor: AnyActorRef): Promise<void> {
-    const kind = this.kindOf(actorId);
-    if (!kind) return;
-    const snapshot = actor.getSnapshot() as SnapshotView;
-    if (snapshot.status === 'done') {
-      await this.db.transaction(async (tx) => {
-        await kind.removeRecord(tx, actorId);
-        await tx.snapshots.delete(actorId);
-      });
-      this.written.delete(actorId);
-      return;
+  private async writeAll(): Promise<void> {
+    while (this.pending.size > 0) {
+      const batch = [...this.pending].slice(0, BATCH_SIZE);
+      for (const [actorId] of batch) this.pending.delete(actorId);
+      await this.writeWithRetries(batch);
     }
-    const persisted = asRunning(actor.getPersistedSnapshot());
-    const text = JSON.stringify(persisted);
-    if (this.written.get(actorId) === text) return;
-    const present = await this.db.transaction(async (tx) => {
-      if (!(await kind.writeRecord(tx, actorId, snapshot))) {
-        await tx.snapshots.delete(actorId);
-        return false;
+  }
+
+  private async writeWithRetries(batch: [string, AnyActorRef][]): Promise<void> {
+    for (const pause of [...RETRY_PAUSES_MS, undefined]) {
+      try {
+        const gone = await this.db.transaction((tx) => this.writeBatch(tx, batch));
+        for (const [actorId, kind] of gone) {
+          this.seen.delete(actorId);
+          this.onRecordGone(actorId, kind);
+        }
+        return;
+      } catch (err) {
+        // Newer states of these actors are waiting: writing them supersedes this batch.
+        const rest = batch.filter(([actorId]) => !this.pending.has(actorId));
+        if (pause === undefined || rest.length === 0) {
+          this.log.error({ err, actors: batch.length }, `could not persist the state of ${batch.length} actor(s)`);
+          return;
+        }
+        this.log.warn({ err, actors: rest.length }, `could not persist the state of ${rest.length} actor(s); trying again`);
+        batch = rest;
+        await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), pause));
       }
-      await tx.snapshots.save(actorId, kind.kind, persisted);
-      return true;
-    });
-    if (present) {
-      this.written.set(actorId, text);
-    } else {
-      this.written.delete(actorId);
-      this.onRecordGone(actorId, kind);
     }
+  }
+
+  /**
+   * A batch of actors, kind by kind, in as few statements as each kind
+   * allows: finished ones lose their records and snapshots, the others have
+   * their records and snapshots written. Returns the actors whose record was
+   * gone.
+   */
+  private async writeBatch(tx: Repositories, batch: readonly [string, AnyActorRef][]): Promise<[string, PersistedKind][]> {
+    const gone: [string, PersistedKind][] = [];
+    for (const kind of this.kinds) {
+      const actors = batch.filter(([actorId]) => kind.owns(actorId)).map(([actorId, actor]) => ({ actorId, actor, snapshot: actor.getSnapshot() as SnapshotView }));
+      if (actors.length === 0) continue;
+      const finished = actors.filter((a) => a.snapshot.status === 'done').map((a) => a.actorId);
+      if (finished.length > 0) {
+        await kind.removeRecords(tx, finished);
+        await tx.snapshots.deleteMany(finished);
+      }
+      const live = actors.filter((a) => a.snapshot.status !== 'done');
+      if (live.length === 0) continue;
+      const vanished = await kind.writeRecords(tx, live);
+      if (vanished.size > 0) await tx.snapshots.deleteMany([...vanished]);
+      for (const actorId of vanished) gone.push([actorId, kind]);
+      await tx.snapshots.saveMany(
+        live.filter((a) => !vanished.has(a.actorId)).map((a) => ({ actorId: a.actorId, kind: kind.kind, snapshot: asRunning(a.actor.getPersistedSnapshot()) })),
+      );
+    }
+    return gone;
   }
 }
 

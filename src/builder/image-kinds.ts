@@ -6,7 +6,7 @@
  * walks it back. An actor that reached `removed` has its record removed
  * with its snapshot.
  */
-import type { PersistedKind, SnapshotView } from '../actors/persisted-kind.js';
+import { oneByOne, type PersistedKind, type SnapshotView } from '../actors/persisted-kind.js';
 import type { Repositories } from '../db/index.js';
 import { isBuildActor, isUploadActor, recordIdOf } from '../../machines/actor-ids.js';
 import { buildStateOf, imageBuildMachine, type ImageBuildContext } from '../../machines/image-build.machine.js';
@@ -36,14 +36,14 @@ function imageKind<TPatch>(spec: ImageKindSpec<TPatch>): PersistedKind {
     owns: spec.owns,
     machine: spec.machine,
     stateOf: (snapshot) => spec.stateOf(snapshot.value),
-    async writeRecord(tx, actorId, snapshot) {
+    writeRecords: oneByOne(async (tx, actorId, snapshot) => {
       const id = spec.id(actorId);
       if (!(await spec.records(tx).get(id))) return false;
       await spec.records(tx).updateUnlessDeleting(id, spec.patch(snapshot));
       return true;
-    },
-    async removeRecord(tx, actorId) {
-      await spec.records(tx).delete(spec.id(actorId));
+    }),
+    async removeRecords(tx, actorIds) {
+      for (const actorId of actorIds) await spec.records(tx).delete(spec.id(actorId));
     },
   };
 }

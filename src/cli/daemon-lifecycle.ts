@@ -46,10 +46,16 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     await host.start();
     const signal = await nextSignal(['SIGINT', 'SIGTERM']);
     log.info({ signal }, 'stopping');
-    if (!(await within(host.stop(), daemon.stopTimeoutMs))) log.warn('work did not stop in time; it resumes at the next start');
+    if (!(await within(host.stop(), daemon.stopTimeoutMs))) {
+      // The promise is to exit within the bound: what is still being written resumes from the last saved state.
+      log.warn(`work did not stop within ${daemon.stopTimeoutMs / 1000} s; it resumes at the next start`);
+      offUsr2();
+      releasePidFile();
+      process.exit(0);
+    }
   } finally {
     offUsr2();
-    await prepared.db.close();
+    await within(prepared.db.close(), 2_000);
     releasePidFile();
   }
 }

@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
 import { packageVersion } from '../version.js';
-import { listAlienImages, listAlienServers } from './commands/aliens.js';
 import { validateConfig } from './commands/config-validate.js';
-import { deleteNodeNow } from './commands/delete-now.js';
 import { deleteBuild, deleteUpload, listBuilds, listUploads, requestBuild } from './commands/images.js';
 import { createJob, deleteJob, listJobs } from './commands/jobs.js';
 import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from './commands/nodes.js';
@@ -11,6 +9,14 @@ import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './
 import { processOutput, type Output } from './output.js';
 import { parseCount, parseId } from './parse-args.js';
 import { runProgram } from './run-program.js';
+
+/**
+ * The commands that reach the clouds load the actor host, the gateways and
+ * the drivers; they are imported when run, so the commands that only read or
+ * mark records (`list`, `hold`, `delete`) start quickly.
+ */
+const aliens = () => import('./commands/aliens.js');
+const deleteNow = () => import('./commands/delete-now.js');
 
 export const SUBCOMMANDS = [
   'list', 'image-list', 'dib-image-list', 'image-build', 'alien-list', 'alien-image-list', 'hold', 'delete',
@@ -76,7 +82,7 @@ export function nodepoolProgram(output: Output): Command {
         .argument('[provider]', 'provider name')
         .addOption(jsonOption())
         .action(async (provider: string | undefined, options: ListingOptions, cmd: Command) =>
-          withContext(globals(cmd), ({ db, config }) => listAlienServers(db, config, output, { ...options, provider })),
+          withContext(globals(cmd), async ({ db, config }) => (await aliens()).listAlienServers(db, config, output, { ...options, provider })),
         ),
     'alien-image-list': (command) =>
       command
@@ -84,7 +90,7 @@ export function nodepoolProgram(output: Output): Command {
         .argument('[provider]', 'provider name')
         .addOption(jsonOption())
         .action(async (provider: string | undefined, options: ListingOptions, cmd: Command) =>
-          withContext(globals(cmd), ({ db, config }) => listAlienImages(db, config, output, { ...options, provider })),
+          withContext(globals(cmd), async ({ db, config }) => (await aliens()).listAlienImages(db, config, output, { ...options, provider })),
         ),
     hold: (command) =>
       command
@@ -100,8 +106,8 @@ export function nodepoolProgram(output: Output): Command {
         .argument('<id>', 'node id', parseId)
         .option('--now', 'delete the node in the foreground')
         .action(async (id: number, options: { now?: boolean }, cmd: Command) =>
-          withContext(globals(cmd), ({ db, config, logging }) =>
-            options.now ? deleteNodeNow(db, config, logging, output, id) : markNodeForDeletion(db, output, id),
+          withContext(globals(cmd), async ({ db, config, logging }) =>
+            options.now ? (await deleteNow()).deleteNodeNow(db, config, logging, output, id) : markNodeForDeletion(db, output, id),
           ),
         ),
     'image-delete': (command) =>

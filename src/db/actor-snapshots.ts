@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { ActorSnapshotRecord } from './records.js';
 import { type Clock, type Row, num, str } from './rows.js';
+import { chunks } from './table.js';
 
 const TABLE = 'actor_snapshot';
 
@@ -25,6 +26,17 @@ export class ActorSnapshotRepository {
     return record;
   }
 
+  /** Many snapshots in a few statements: the persistence of a batch of actors. */
+  async saveMany(snapshots: readonly { actorId: string; kind: string; snapshot: unknown }[]): Promise<void> {
+    const updatedAt = this.now();
+    for (const chunk of chunks(snapshots, 200)) {
+      await this.db(TABLE)
+        .insert(chunk.map((s) => ({ actor_id: s.actorId, kind: s.kind, snapshot: JSON.stringify(s.snapshot), updated_at: updatedAt })))
+        .onConflict('actor_id')
+        .merge(['kind', 'snapshot', 'updated_at']);
+    }
+  }
+
   async get(actorId: string): Promise<ActorSnapshotRecord | undefined> {
     const row = (await this.db(TABLE).where('actor_id', actorId).first()) as Row | undefined;
     return row ? fromRow(row) : undefined;
@@ -38,5 +50,9 @@ export class ActorSnapshotRepository {
 
   async delete(actorId: string): Promise<boolean> {
     return (await this.db(TABLE).where('actor_id', actorId).delete()) > 0;
+  }
+
+  async deleteMany(actorIds: readonly string[]): Promise<void> {
+    for (const chunk of chunks(actorIds)) await this.db(TABLE).whereIn('actor_id', chunk).delete();
   }
 }

@@ -20,3 +20,4 @@ export type { ActorSnapshotRepository } from './actor-snapshots.js';
 export type { LeaseRepository } from './leases.js';
 export type { ChangeKind, ChangeRepository } from './changes.js';
 export { pingMysqlServer, createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from './admin.js';
+export { chunks } from './table.js';

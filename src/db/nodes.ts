@@ -132,6 +132,21 @@ export class NodeRepository extends Table<NodeRecord> {
     return row ? fromRow(row) : undefined;
   }
 
+  /** Node counts per provider, label, target and state: what the allocation counts, in one query however many nodes there are. */
+  async tally(): Promise<(NodeCount & { target: string })[]> {
+    const rows = (await this.query()
+      .select('provider', 'label', 'target', 'state')
+      .count({ count: '*' })
+      .groupBy('provider', 'label', 'target', 'state')) as Row[];
+    return rows.map((r) => ({ provider: str(r.provider), label: str(r.label), target: str(r.target), state: str(r.state) as NodeState, count: num(r.count) }));
+  }
+
+  /** The nodes of some labels in one state (the allocation's building nodes that may lack sub-nodes). */
+  async listInLabels(labels: readonly string[], state: NodeState): Promise<NodeRecord[]> {
+    if (labels.length === 0) return [];
+    return this.rows(await this.query().whereIn('label', [...labels]).andWhere('state', state).orderBy('id'));
+  }
+
   /** Node counts per provider, label and state: the allocator's and the metrics' input. */
   async countBy(): Promise<NodeCount[]> {
     const rows = (await this.query()

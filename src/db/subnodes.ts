@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import type { SubnodeRecord, SubnodeState } from './records.js';
 import { type Clock, type ColumnMap, type Row, num, str, strOrNull } from './rows.js';
-import { Table } from './table.js';
+import { chunks, Table } from './table.js';
 
 export interface NewSubnode {
   nodeId: number;
@@ -63,6 +63,23 @@ export class SubnodeRepository extends Table<SubnodeRecord> {
   /** Every sub-node, ordered by id (the daemon's restore and allocation read them all at once). */
   async list(): Promise<SubnodeRecord[]> {
     return this.rows(await this.query().orderBy('id'));
+  }
+
+  /** Sub-nodes per provider (of their node), for max-servers, in one query. */
+  async countPerProvider(): Promise<Record<string, number>> {
+    const rows = (await this.db('subnode')
+      .join('node', 'node.id', 'subnode.node_id')
+      .select('node.provider as provider')
+      .count({ count: '*' })
+      .groupBy('node.provider')) as Row[];
+    return Object.fromEntries(rows.map((r) => [str(r.provider), num(r.count)]));
+  }
+
+  /** The sub-nodes of these nodes, in a few queries. */
+  async listForNodes(nodeIds: readonly number[]): Promise<SubnodeRecord[]> {
+    const out: SubnodeRecord[] = [];
+    for (const chunk of chunks(nodeIds)) out.push(...this.rows(await this.query().whereIn('node_id', chunk).orderBy('id')));
+    return out;
   }
 
   async listForNode(nodeId: number): Promise<SubnodeRecord[]> {

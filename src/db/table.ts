@@ -55,9 +55,25 @@ export class Table<T extends { id: number }> {
     return { ...record, id: Number(id) } as T;
   }
 
+  /** The records of these ids that exist, read in a few queries however many there are. */
+  async getMany(ids: readonly number[]): Promise<Map<number, T>> {
+    const found = new Map<number, T>();
+    for (const chunk of chunks(ids)) {
+      for (const row of (await this.query().whereIn('id', chunk)) as Row[]) {
+        const record = this.spec.fromRow(row);
+        found.set(record.id, record);
+      }
+    }
+    return found;
+  }
+
   /** True if a row was deleted. */
   async delete(id: number): Promise<boolean> {
     return (await this.query().where('id', id).delete()) > 0;
+  }
+
+  async deleteMany(ids: readonly number[]): Promise<void> {
+    for (const chunk of chunks(ids)) await this.query().whereIn('id', chunk).delete();
   }
 
   /** Write the fields given (undefined ones are left alone); NotFound if there is no such row. */
@@ -65,6 +81,19 @@ export class Table<T extends { id: number }> {
     const current = await this.require(id);
     const changes = this.withStateTime(current, defined(patch) as Partial<T>);
     if (Object.keys(changes).length > 0) await this.query().where('id', id).update(this.row(changes));
+    return { ...current, ...changes };
+  }
+
+  /**
+   * Like update, from the record as already read in this transaction: no
+   * read of its own, and nothing written when the patch changes nothing.
+   */
+  async updateFrom(current: T, patch: Partial<Omit<T, 'id'>>): Promise<T> {
+    const differing = Object.fromEntries(
+      Object.entries(defined(patch)).filter(([key, value]) => !sameValue(value, (current as Record<string, unknown>)[key])),
+    ) as Partial<T>;
+    const changes = this.withStateTime(current, differing);
+    if (Object.keys(changes).length > 0) await this.query().where('id', current.id).update(this.row(changes));
     return { ...current, ...changes };
   }
 
@@ -77,4 +106,15 @@ export class Table<T extends { id: number }> {
     }
     return changes;
   }
+}
+
+/** Ids in groups small enough for any database's limit on bound parameters. */
+export function chunks<T>(items: readonly T[], size = 500): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || (typeof a === 'object' && a !== null && JSON.stringify(a) === JSON.stringify(b));
 }

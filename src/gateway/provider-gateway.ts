@@ -5,7 +5,12 @@
  * provider, so that:
  *
  * - `rate` holds for the whole process: every call waits its turn in one
- *   queue that starts at most one call every `rate` seconds;
+ *   queue that starts at most one call every `rate` seconds, except the one
+ *   list of all servers, which has a lane of its own (also spaced by
+ *   `rate`): a burst of creates never keeps the nodes from learning their
+ *   servers' status, and the creates keep the whole rate. The provider
+ *   actor asks for that list at most once per list interval, max(1 s, 2 x
+ *   rate) (docs/behaviour.md, "Providers");
  * - the list of servers, the flavors, the images and the quota are asked for
  *   once and shared (a node's create first looks for its server in the
  *   latest list, so a repeated create finds it);
@@ -54,6 +59,11 @@ export interface GatewayDeps {
   calls: Subject<CloudCall>;
 }
 
+/** The status list's spacing: often enough to see a node come up, never faster than half the rate. */
+export function listIntervalMs(provider: Pick<Provider, 'rate'>): number {
+  return Math.max(1000, provider.rate * 2000);
+}
+
 /** Aspects of a provider change after which the old driver no longer reaches the cloud as configured. */
 const DRIVER_ASPECTS: readonly ProviderAspect[] = ['driver', 'fake'];
 
@@ -61,6 +71,8 @@ export class ProviderGateway {
   private settings: Provider;
   private driver: ProviderDriver;
   private readonly queue: RateQueue;
+  /** The lane of the one list of all servers. */
+  private readonly listLane: RateQueue;
   private readonly inFlight = new Map<ProviderDriver, number>();
   private readonly replaced = new Set<ProviderDriver>();
   private servers: Server[] | undefined;
@@ -79,6 +91,7 @@ export class ProviderGateway {
     this.settings = provider;
     this.driver = deps.makeDriver(provider);
     this.queue = new RateQueue(provider.rate * 1000, deps.clock);
+    this.listLane = new RateQueue(provider.rate * 1000, deps.clock);
   }
 
   get name(): string {
@@ -101,13 +114,17 @@ export class ProviderGateway {
 
   /** Calls started so far, by operation (for the API-calls-per-node figure). */
   get calls(): ReadonlyMap<string, number> {
-    return this.queue.calls;
+    return new Map([...this.queue.calls, ...this.listLane.calls]);
   }
 
   /** Runs `call` with the driver, in its turn in the rate queue, and reports how it went. */
   call<T>(operation: CloudOperation, call: (driver: ProviderDriver) => Promise<T>): Promise<T> {
+    return this.callIn(this.queue, operation, call);
+  }
+
+  private callIn<T>(queue: RateQueue, operation: CloudOperation, call: (driver: ProviderDriver) => Promise<T>): Promise<T> {
     const asked = this.deps.clock.now();
-    return this.queue.run(operation, async () => {
+    return queue.run(operation, async () => {
       const driver = this.driver;
       const started = this.deps.clock.now();
       this.inFlight.set(driver, (this.inFlight.get(driver) ?? 0) + 1);
@@ -134,7 +151,7 @@ export class ProviderGateway {
 
   /** One list of every server, shared by everything that needs a server's status. */
   async listServers(): Promise<Server[]> {
-    const servers = await this.call('listServers', (d) => d.listServers());
+    const servers = await this.callIn(this.listLane, 'listServers', (d) => d.listServers());
     this.servers = servers;
     return servers;
   }
@@ -236,6 +253,7 @@ export class ProviderGateway {
     this.settings = provider;
     this.isRetired = false;
     this.queue.setInterval(provider.rate * 1000);
+    this.listLane.setInterval(provider.rate * 1000);
     if (aspects.includes('images')) this.quota = undefined;
     if (!aspects.some((a) => DRIVER_ASPECTS.includes(a))) return;
     const next = this.deps.makeDriver(provider);

@@ -1,7 +1,7 @@
 import { hostname as hostName } from 'node:os';
 import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type SubnodeDeficit, type UsableImage } from '../allocation/index.js';
 import type { NodepoolConfig } from '../config/types.js';
-import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
+import { chunks, type Database, type NodeRecord, type Repositories, type SubnodeRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import { nodeActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeInput } from '../../machines/node.machine.js';
@@ -10,6 +10,9 @@ import type { Clock } from '../core/clock.js';
 import { nodeNameOf, renderTemplate } from '../core/templates.js';
 import type { ProviderGateway } from '../gateway/index.js';
 import { bootImage } from './boot-image.js';
+
+/** Rows written per transaction in a burst, each group handed out as it commits. */
+const ROWS_PER_TRANSACTION = 100;
 
 export interface LauncherDeps {
   db: Database;
@@ -22,6 +25,11 @@ export interface LauncherDeps {
   launchesAllowed: () => boolean;
   /** Queued work per label from the demand sources (none yet: min-ready only). */
   demand?: () => Record<string, number>;
+  /**
+   * Hands launches to their providers as soon as their rows are written; the
+   * run then returns nothing more. Without it, the run returns every launch.
+   */
+  dispatch?: (launches: Launch[]) => void;
   /** Picks an availability zone; random by default (docs/behaviour.md, launch step 1). */
   pickZone?: (zones: readonly string[]) => string | undefined;
 }
@@ -74,16 +82,21 @@ export class Launcher {
   async run(): Promise<Launch[]> {
     if (!this.deps.launchesAllowed()) return [];
     const config = this.deps.config();
-    const rows = await this.deps.db.nodes.list();
-    const subnodes = await this.deps.db.subnodes.list();
+    // Counts, not rows: an allocation over ten thousand nodes reads a few dozen rows of counts.
+    const { db } = this.deps;
+    const tally = await db.nodes.tally();
+    const servers = serversPerProvider(tally, await db.subnodes.countPerProvider());
+    const labelsWithSubnodes = config.labels.filter((l) => l.subnodes > 0).map((l) => l.name);
+    const building = await db.nodes.listInLabels(labelsWithSubnodes, 'building');
+    const deficits = subnodeDeficits(building, await db.subnodes.listForNodes(building.map((r) => r.id)), config);
     const usableImages = await this.usableImages(config);
     const quotaHeadroom: Record<string, number | undefined> = {};
     for (const gateway of this.deps.gateways()) quotaHeadroom[gateway.name] = await gateway.quotaHeadroom();
     const result = allocate({
       config,
-      nodes: tally(rows),
-      providerServers: serversPerProvider(rows, subnodes),
-      subnodeDeficits: subnodeDeficits(rows, subnodes, config),
+      nodes: tally,
+      providerServers: servers,
+      subnodeDeficits: deficits,
       usableImages,
       demand: this.deps.demand?.() ?? {},
       history: this.history,
@@ -92,61 +105,86 @@ export class Launcher {
     this.history = result.history;
     this.logShortfalls(result.labels);
 
-    const launches: Launch[] = [];
+    // The rows are written ROWS_PER_TRANSACTION at a time and each group is handed to the providers
+    // at once: the first nodes of a burst of ten thousand are on their way while the last rows are written.
+    const wanted: { provider: string; label: string; target: string; zones: readonly string[]; template: string; subnodeTemplate: string; subnodes: number }[] = [];
     for (const launch of result.launches) {
       const provider = config.providers.find((p) => p.name === launch.provider);
       const target = config.targets.find((t) => t.name === launch.target);
       if (!provider || !target) continue;
       const subnodes = config.labels.find((l) => l.name === launch.label)?.subnodes ?? 0;
       for (let i = 0; i < launch.count; i += 1) {
-        const row = await this.createRow(launch.label, provider.name, provider.availabilityZones, target.name, target.hostname);
-        launches.push({ provider: provider.name, nodeId: row.id, input: nodeInputOf(row, config) });
-        // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
-        for (let k = 0; k < subnodes; k += 1) {
-          const subnode = await this.createSubnodeRow(row, target.subnodeHostname);
-          launches.push({ provider: provider.name, nodeId: subnode.id, input: subnodeInputOf(subnode, row, config) });
+        wanted.push({
+          provider: provider.name, label: launch.label, target: target.name, zones: provider.availabilityZones,
+          template: target.hostname, subnodeTemplate: target.subnodeHostname, subnodes,
+        });
+      }
+    }
+    const launches: Launch[] = [];
+    for (const group of chunks(wanted, ROWS_PER_TRANSACTION)) {
+      const made = await this.deps.db.transaction(async (tx) => {
+        const out: Launch[] = [];
+        for (const w of group) {
+          const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template);
+          out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config) });
+          // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
+          for (let k = 0; k < w.subnodes; k += 1) {
+            const subnode = await this.createSubnodeRow(tx, row, w.subnodeTemplate);
+            out.push({ provider: w.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, row, config) });
+          }
+        }
+        return out;
+      });
+      launches.push(...made);
+      this.deps.dispatch?.(made);
+    }
+    const byId = new Map(building.map((r) => [r.id, r]));
+    const subnodeLaunches = result.subnodeLaunches.length === 0 ? [] : await this.deps.db.transaction(async (tx) => {
+      const out: Launch[] = [];
+      for (const launch of result.subnodeLaunches) {
+        const parent = byId.get(launch.nodeId);
+        const target = config.targets.find((t) => t.name === parent?.target);
+        if (!parent || !target) continue;
+        for (let i = 0; i < launch.count; i += 1) {
+          const subnode = await this.createSubnodeRow(tx, parent, target.subnodeHostname);
+          out.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
         }
       }
-    }
-    for (const launch of result.subnodeLaunches) {
-      const parent = rows.find((r) => r.id === launch.nodeId);
-      const target = config.targets.find((t) => t.name === parent?.target);
-      if (!parent || !target) continue;
-      for (let i = 0; i < launch.count; i += 1) {
-        const subnode = await this.createSubnodeRow(parent, target.subnodeHostname);
-        launches.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
-      }
-    }
+      return out;
+    });
+    launches.push(...subnodeLaunches);
+    this.deps.dispatch?.(subnodeLaunches);
     for (const gateway of this.deps.gateways()) gateway.noteLaunched(launches.filter((l) => l.provider === gateway.name).length);
-    if (launches.length) this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
-    else this.deps.log.debug({ nodes: rows.length }, `allocation: nothing to launch (${rows.length} node(s) counted)`);
-    return launches;
+    if (launches.length) {
+      this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
+    } else {
+      const counted = tally.reduce((sum, t) => sum + t.count, 0);
+      this.deps.log.debug({ nodes: counted }, `allocation: nothing to launch (${counted} node(s) counted)`);
+    }
+    // With a dispatcher, every launch is already on its way.
+    return this.deps.dispatch ? [] : launches;
   }
 
-  private async createSubnodeRow(parent: NodeRecord, template: string): Promise<SubnodeRecord> {
-    return this.deps.db.transaction(async (tx) => {
-      const row = await tx.subnodes.create({ nodeId: parent.id, state: 'building', stateTime: this.deps.clock.now() });
-      // An id the database hands out again must not come with the state of the actor that had it before.
-      await tx.snapshots.delete(subnodeActorId(row.id));
-      const hostname = renderTemplate(template, {
-        label: parent.label,
-        provider: parent.provider,
-        nodeId: parent.id,
-        subnodeId: row.id,
-        timestamp: Math.floor(this.deps.clock.now() / 1000),
-      });
-      return tx.subnodes.update(row.id, { hostname });
+  private async createSubnodeRow(tx: Repositories, parent: NodeRecord, template: string): Promise<SubnodeRecord> {
+    const row = await tx.subnodes.create({ nodeId: parent.id, state: 'building', stateTime: this.deps.clock.now() });
+    // An id the database hands out again must not come with the state of the actor that had it before.
+    await tx.snapshots.delete(subnodeActorId(row.id));
+    const hostname = renderTemplate(template, {
+      label: parent.label,
+      provider: parent.provider,
+      nodeId: parent.id,
+      subnodeId: row.id,
+      timestamp: Math.floor(this.deps.clock.now() / 1000),
     });
+    return tx.subnodes.updateFrom(row, { hostname });
   }
 
-  private async createRow(label: string, provider: string, zones: readonly string[], target: string, template: string) {
+  private async createRow(tx: Repositories, label: string, provider: string, zones: readonly string[], target: string, template: string) {
     const az = (this.deps.pickZone ?? randomZone)(zones);
-    return this.deps.db.transaction(async (tx) => {
-      const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: hostName(), state: 'building', createdAt: this.deps.clock.now() });
-      await tx.snapshots.delete(nodeActorId(row.id));
-      const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
-      return tx.nodes.update(row.id, { hostname, nodename: nodeNameOf(hostname) });
-    });
+    const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: hostName(), state: 'building', createdAt: this.deps.clock.now() });
+    await tx.snapshots.delete(nodeActorId(row.id));
+    const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
+    return tx.nodes.updateFrom(row, { hostname, nodename: nodeNameOf(hostname) });
   }
 
   /** (provider, image) pairs a node can boot from now. */
@@ -177,36 +215,21 @@ export class Launcher {
   }
 }
 
-function tally(rows: readonly NodeRecord[]): NodeTally[] {
-  const counts = new Map<string, NodeTally>();
-  for (const row of rows) {
-    const key = `${row.provider}\u0000${row.label}\u0000${row.target}\u0000${row.state}`;
-    const entry = counts.get(key) ?? { provider: row.provider, label: row.label, target: row.target, state: row.state, count: 0 };
-    entry.count += 1;
-    counts.set(key, entry);
-  }
-  return [...counts.values()];
-}
-
 /** Servers each provider holds: nodes and their sub-nodes (max-servers counts both). */
-function serversPerProvider(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[]): Record<string, number> {
-  const servers: Record<string, number> = {};
-  const providerOf = new Map(rows.map((r) => [r.id, r.provider]));
-  for (const row of rows) servers[row.provider] = (servers[row.provider] ?? 0) + 1;
-  for (const subnode of subnodes) {
-    const provider = providerOf.get(subnode.nodeId);
-    if (provider) servers[provider] = (servers[provider] ?? 0) + 1;
-  }
+function serversPerProvider(tally: readonly NodeTally[], subnodes: Record<string, number>): Record<string, number> {
+  const servers: Record<string, number> = { ...subnodes };
+  for (const entry of tally) servers[entry.provider] = (servers[entry.provider] ?? 0) + entry.count;
   return servers;
 }
 
 /** Nodes still being built that have fewer sub-nodes than their label asks. */
-function subnodeDeficits(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], config: NodepoolConfig): SubnodeDeficit[] {
+function subnodeDeficits(building: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], config: NodepoolConfig): SubnodeDeficit[] {
   const deficits: SubnodeDeficit[] = [];
-  for (const row of rows) {
-    if (row.state !== 'building') continue;
+  const live = new Map<number, number>();
+  for (const s of subnodes) if (s.state !== 'delete') live.set(s.nodeId, (live.get(s.nodeId) ?? 0) + 1);
+  for (const row of building) {
     const wanted = config.labels.find((l) => l.name === row.label)?.subnodes ?? 0;
-    const have = subnodes.filter((s) => s.nodeId === row.id && s.state !== 'delete').length;
+    const have = live.get(row.id) ?? 0;
     if (wanted > have) deficits.push({ nodeId: row.id, provider: row.provider, label: row.label, missing: wanted - have });
   }
   return deficits;

@@ -10,6 +10,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { RootSpec, Workload, WorkloadStart, ActorHost } from '../actors/host.js';
 import type { NodeRecord, SubnodeRecord } from '../db/index.js';
+import { listIntervalMs } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
 import { isNodeActor, nodeActorId, providerActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
@@ -17,7 +18,6 @@ import { hasNodeActors } from '../../machines/provider.machine.js';
 import type { DeleteLease } from './delete-lease.js';
 import { nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
-import { listIntervalMs } from './nodepoold.js';
 import { hostEffectDeps, providerMachineWithEffects } from './pool-effects.js';
 
 export interface NodeDeletionOptions {

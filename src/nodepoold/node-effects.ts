@@ -7,9 +7,10 @@
 import { fromPromise } from 'xstate';
 import type { Label, NodepoolConfig, ProviderImage } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
+import { Semaphore } from '../core/semaphore.js';
 import { serverMetadata } from '../core/server-metadata.js';
 import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
-import { DriverError } from '../drivers/driver.js';
+import { DriverError, type Flavor } from '../drivers/driver.js';
 import type { ProviderGateway } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
 import {
@@ -23,7 +24,7 @@ import {
 } from '../ssh/index.js';
 import type { NodeRole } from '../../machines/node.machine.js';
 import { nodeMachine } from '../../machines/node.machine.js';
-import { bootImage } from './boot-image.js';
+import { bootImage, type BootImage } from './boot-image.js';
 import type { DeleteLease } from './delete-lease.js';
 import { asNodeError, NodeEffectError } from './node-effect-error.js';
 
@@ -39,7 +40,11 @@ export interface NodeEffectDeps {
   deletesAllowed: () => boolean;
   /** How the node's delete lease is held around a delete call. */
   deleteLease: DeleteLease;
+  /** How many creates read what they need from the database at once (default PREPARING_AT_ONCE). */
+  preparingAtOnce?: number;
 }
+
+export const PREPARING_AT_ONCE = 32;
 
 interface NodeSetting {
   /** The node's row; for a sub-node, its primary's. */
@@ -79,20 +84,43 @@ async function gatewayListing(deps: NodeEffectDeps, serverId: string): Promise<P
   return undefined;
 }
 
+/**
+ * What a create needs, read before its call: the node's row and setting,
+ * the server a previous attempt made (then nothing is created), the image
+ * and the flavor.
+ */
+async function prepareCreate(
+  deps: NodeEffectDeps,
+  nodeId: number,
+  role: NodeRole,
+): Promise<{ existing: string; setting?: undefined } | { existing?: undefined; setting: NodeSetting; boot: BootImage; flavor: Flavor }> {
+  const setting = await settingOf(deps, nodeId, role);
+  const { gateway, row, image, subnode } = setting;
+  // A restored actor repeats this effect: a server from the first attempt is reused.
+  const existing = subnode ? await gateway.serverOfSubnode(subnode.id) : await gateway.serverOfNode(row.id);
+  if (existing) return { existing: existing.id };
+  const boot = await bootImage(deps.db, gateway, image);
+  if (!boot) throw new NodeEffectError('other', `no ready image ${image.name} in provider ${gateway.name}`);
+  const flavor = await gateway.flavorFor(image).catch((err: unknown) => {
+    throw asNodeError(err, 'other');
+  });
+  return { setting, boot, flavor };
+}
+
 /** The node machine with its effects bound to the database, the gateways and SSH. */
 export function nodeMachineWithEffects(deps: NodeEffectDeps) {
+  // A burst of thousands prepares its creates a few dozen at a time, so the
+  // first create is not queued behind everyone's database reads; the calls
+  // then wait their turn in the provider's rate queue, in order.
+  const preparing = new Semaphore(deps.preparingAtOnce ?? PREPARING_AT_ONCE);
   return nodeMachine.provide({
     actors: {
       createServer: fromPromise(async ({ input }) => {
-        const setting = await settingOf(deps, input.nodeId, input.role);
+        const plan = await preparing.run(() => prepareCreate(deps, input.nodeId, input.role));
+        if (plan.existing !== undefined) return { serverId: plan.existing };
+        const { setting, boot, flavor } = plan;
         const { gateway, row, image, subnode } = setting;
-        // A restored actor repeats this effect: a server from the first attempt is reused.
-        const existing = subnode ? await gateway.serverOfSubnode(subnode.id) : await gateway.serverOfNode(row.id);
-        if (existing) return { serverId: existing.id };
-        const boot = await bootImage(deps.db, gateway, image);
-        if (!boot) throw new NodeEffectError('other', `no ready image ${image.name} in provider ${gateway.name}`);
         try {
-          const flavor = await gateway.flavorFor(image);
           const { provider } = gateway;
           const { id } = await gateway.call('createServer', (driver) =>
             driver.createServer({

@@ -5,7 +5,7 @@
  * its snapshot.
  */
 import type { NodePatch, Repositories, SubnodePatch } from '../db/index.js';
-import type { PersistedKind, SnapshotView } from '../actors/persisted-kind.js';
+import type { PersistedActor, PersistedKind, SnapshotView } from '../actors/persisted-kind.js';
 import { parseActorId } from '../../machines/actor-ids.js';
 import { nodeMachine, nodeStateOf, type NodeContext } from '../../machines/node.machine.js';
 
@@ -53,21 +53,29 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
 const idOf = (actorId: string) => Number(parseActorId(actorId)?.id);
 const asNode = (snapshot: SnapshotView) => snapshot as unknown as NodeSnapshotLike;
 
+/** One read for the batch, one update per row that changed. */
+async function writeRows<T extends { id: number }>(
+  table: { getMany(ids: readonly number[]): Promise<Map<number, T>>; updateFrom(current: T, patch: Partial<Omit<T, 'id'>>): Promise<T> },
+  actors: readonly PersistedActor[],
+  patchOf: (current: T, snapshot: NodeSnapshotLike) => Partial<Omit<T, 'id'>>,
+): Promise<Set<string>> {
+  const current = await table.getMany(actors.map((a) => idOf(a.actorId)));
+  const gone = new Set<string>();
+  for (const { actorId, snapshot } of actors) {
+    const row = current.get(idOf(actorId));
+    if (row) await table.updateFrom(row, patchOf(row, asNode(snapshot)));
+    else gone.add(actorId);
+  }
+  return gone;
+}
+
 export const NODE_KIND: PersistedKind = {
   kind: 'node',
   owns: (actorId) => parseActorId(actorId)?.kind === 'node',
   machine: nodeMachine,
   stateOf: (snapshot) => nodeStateOf(snapshot.value),
-  async writeRecord(tx: Repositories, actorId, snapshot) {
-    const id = idOf(actorId);
-    const row = await tx.nodes.get(id);
-    if (!row) return false;
-    await tx.nodes.update(id, keepCommandedState(row.state, rowPatchOf(asNode(snapshot))));
-    return true;
-  },
-  async removeRecord(tx, actorId) {
-    await tx.nodes.delete(idOf(actorId));
-  },
+  writeRecords: (tx: Repositories, actors) => writeRows(tx.nodes, actors, (row, snapshot) => keepCommandedState(row.state, rowPatchOf(snapshot))),
+  removeRecords: (tx, actorIds) => tx.nodes.deleteMany(actorIds.map(idOf)),
 };
 
 export const SUBNODE_KIND: PersistedKind = {
@@ -75,15 +83,8 @@ export const SUBNODE_KIND: PersistedKind = {
   owns: (actorId) => parseActorId(actorId)?.kind === 'subnode',
   machine: nodeMachine,
   stateOf: (snapshot) => nodeStateOf(snapshot.value),
-  async writeRecord(tx, actorId, snapshot) {
-    const id = idOf(actorId);
-    if (!(await tx.subnodes.get(id))) return false;
-    await tx.subnodes.update(id, subnodePatchOf(asNode(snapshot)));
-    return true;
-  },
-  async removeRecord(tx, actorId) {
-    await tx.subnodes.delete(idOf(actorId));
-  },
+  writeRecords: (tx, actors) => writeRows(tx.subnodes, actors, (_, snapshot) => subnodePatchOf(snapshot)),
+  removeRecords: (tx, actorIds) => tx.subnodes.deleteMany(actorIds.map(idOf)),
 };
 
 export const NODE_KINDS: readonly PersistedKind[] = [NODE_KIND, SUBNODE_KIND];

@@ -12,7 +12,7 @@ import type { Provider } from '../config/types.js';
 import { daemonLeaseOwner } from '../core/leases.js';
 import type { ChangeRecord, NodeRecord, SubnodeRecord } from '../db/index.js';
 import { DriverError } from '../drivers/driver.js';
-import type { ProviderGateway } from '../gateway/index.js';
+import { listIntervalMs, type ProviderGateway } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
 import type { ConfigUpdate } from '../streams/config-watch.js';
 import { POOL_ACTOR_ID, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from '../../machines/actor-ids.js';
@@ -34,11 +34,6 @@ export interface NodepooldOptions {
   allocateIntervalMs?: number;
   /** Overrides for the periodic tasks (tests: a fake SSH check, cleanup ages). */
   periodic?: Partial<Pick<PeriodicTasksDeps, 'sshCheck' | 'nodeCleanupAgeMs' | 'testCleanupAgeMs' | 'checkConcurrency'>>;
-}
-
-/** Milliseconds between a provider's list calls: often enough to see a node come up, never faster than its rate allows. */
-export function listIntervalMs(provider: Provider): number {
-  return Math.max(1000, provider.rate * 2000);
 }
 
 export class Nodepoold implements Workload {
@@ -83,6 +78,9 @@ export class Nodepoold implements Workload {
       clock: host.clock,
       log: this.log,
       launchesAllowed: () => this.options.launches !== false && !this.stopping_,
+      dispatch: (launches) => {
+        if (launches.length > 0) this.send({ type: 'launches', launches });
+      },
     });
     const logic = poolMachineWithEffects({
       ...hostEffectDeps(host, this.log),

@@ -8,6 +8,12 @@ describe('tables', () => {
     );
   });
 
+  it('align cells by the columns a terminal gives them: a wide character takes two', () => {
+    expect(renderTable(['Comment'], [['見て'], ['ok']])).toBe(
+      ['+---------+', '| Comment |', '+---------+', '| 見て    |', '| ok      |', '+---------+'].join('\n'),
+    );
+  });
+
   it('with no rows still show the header', () => {
     expect(renderTable(['ID'], [])).toBe(['+----+', '| ID |', '+----+'].join('\n'));
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, type AnyActorRef } from 'xstate';
+import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import { nodeActorId } from '../../machines/actor-ids.js';
 import {
@@ -16,7 +16,8 @@ import { nodeInput } from '../support/node-input.js';
 const subnodeInput = (subnodeId: number, parentId: number): NodeInput => ({ ...nodeInput(subnodeId), role: 'sub', parentId });
 
 /** A provider whose cloud is a list the test edits; node effects succeed at once. */
-function harness() {
+function harness(options: { inspect?: boolean } = {}) {
+  const received: { to: string; type: string }[] = [];
   let servers: ProviderServer[] = [];
   let listCalls = 0;
   let failNextList = false;
@@ -51,11 +52,19 @@ function harness() {
     actions: { reportListFailure: (_, params) => listFailures.push(params.failures) },
   });
   let clockNow = 0;
-  const actor = createActor(machine, { input: { provider: 'fake-a', listIntervalMs: 1_000, idleListIntervalMs: 10_000 } });
+  const actor = createActor(machine, {
+    input: { provider: 'fake-a', listIntervalMs: 1_000, idleListIntervalMs: 10_000 },
+    ...(options.inspect && {
+      inspect: (e: InspectionEvent) => {
+        if (e.type === '@xstate.event') received.push({ to: (e.actorRef as AnyActorRef).id, type: e.event.type });
+      },
+    }),
+  });
   actor.start();
   const node = (id: number) => actor.getSnapshot().children[nodeActorId(id)] as AnyActorRef | undefined;
   return {
     actor,
+    received,
     node,
     created,
     deleted,
@@ -109,6 +118,44 @@ describe('a provider', () => {
     await flush();
     await h.tick(12_000);
     expect(h.listCalls).toBe(3);
+  });
+
+  it('passes the time only to the nodes something is due for: a ready node hears no tick', async () => {
+    const h = harness({ inspect: true });
+    for (const id of [1, 2]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id, { requestedAt: 0, launchTimeoutMs: 60_000 }) });
+    await flush();
+    h.setServers([{ id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 }, { id: 'srv-2', status: 'BUILD', nodeId: 2 }]);
+    await h.tick(1_000);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toBe('ready');
+    const ticksTo = (id: string) => h.received.filter((e) => e.to === id && e.type === 'tick').length;
+    await h.tick(30_000);
+    // Nothing is due for either: the ready node waits for events, the building one's deadline is ahead.
+    expect([ticksTo('node-1'), ticksTo('node-2')]).toEqual([0, 0]);
+    await h.tick(61_000);
+    expect([ticksTo('node-1'), ticksTo('node-2')]).toEqual([0, 1]);
+    await flush();
+    // That one tick was its launch timeout: it failed and its server was deleted.
+    expect(h.deleted).toEqual(['srv-2']);
+  });
+
+  it('tells a settled node of a list only when its server is gone', async () => {
+    const h = harness();
+    h.actor.send({ type: 'launch', nodeId: 1, input: nodeInput(1) });
+    await flush();
+    const active = { id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 };
+    h.setServers([active]);
+    await h.tick(1_000);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toBe('ready');
+    const before = h.node(1)?.getSnapshot();
+    await h.tick(40_000);
+    expect(h.listCalls).toBe(2);
+    expect(h.node(1)?.getSnapshot()).toBe(before);
+    h.setServers([]);
+    await h.tick(80_000);
+    await flush();
+    expect(h.node(1)?.getSnapshot().value).toMatchObject({ deleting: expect.anything() });
   });
 
   it('hands each node only its own server', () => {
