@@ -18,7 +18,7 @@ import {
 import { hashFile } from './hash-file.js';
 import { closedError, Latency } from './latency.js';
 import { badRequest, checkServerRequest } from './server-request.js';
-import type { FakeCloudState, StoredImage, StoredServer } from './state.js';
+import { liveServers, noteGoneAt, type FakeCloudState, type StoredImage, type StoredServer } from './state.js';
 import { FileStore, MemoryStore, type Store } from './store.js';
 
 export interface FakeCloudOptions {
@@ -59,6 +59,7 @@ export class FakeCloud {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly store: Store;
+  private usage: { servers: StoredServer[]; count: number; used: QuotaUsage } | undefined;
   private readonly latency: Latency;
   private isClosed = false;
 
@@ -104,7 +105,7 @@ export class FakeCloud {
   async listServers(): Promise<Server[]> {
     this.enter('listServers');
     const now = this.clock.now();
-    return this.store.read().servers.filter((s) => !isGone(s, now)).map((s) => viewServer(s, now));
+    return liveServers(this.store.read(), now).map((s) => viewServer(s, now));
   }
 
   async createServer(request: CreateServerRequest): Promise<{ id: string }> {
@@ -132,7 +133,9 @@ export class FakeCloud {
     }
     this.store.update((state) => {
       const s = state.servers.find((x) => x.id === id);
-      if (s) requestDelete(s, now, seconds(this.current.latency.delete));
+      if (!s) return;
+      requestDelete(s, now, seconds(this.current.latency.delete));
+      if (s.goneAt !== undefined) noteGoneAt(state, s.goneAt);
     });
   }
 
@@ -281,9 +284,26 @@ export class FakeCloud {
     return this.current.flavors.map((f) => ({ id: f.name, name: f.name, ram: f.ram, vcpus: f.vcpus }));
   }
 
-  /** By the flavor each server was created with (kept on the server). */
+  /**
+   * By the flavor each server was created with (kept on the server). Counted
+   * once per list of servers and kept up as servers are added; the servers
+   * that go are taken off by a new count after prune has removed them.
+   */
   private used(state: FakeCloudState): QuotaUsage {
-    return quotaUsage(state.servers, this.clock.now(), (s) => s);
+    const live = liveServers(state, this.clock.now());
+    const cached = this.usage;
+    if (cached && cached.servers === live && cached.count === live.length) return cached.used;
+    const used = quotaUsage(live, this.clock.now(), (s) => s);
+    this.usage = { servers: live, count: live.length, used };
+    return used;
+  }
+
+  /** A server was added to `servers`: the count kept for it moves along, without counting again. */
+  private countAdded(servers: StoredServer[], server: StoredServer): void {
+    const cached = this.usage;
+    if (!cached || cached.servers !== servers || cached.count !== servers.length - 1) return;
+    cached.count += 1;
+    cached.used = { instances: cached.used.instances + 1, cores: cached.used.cores + server.vcpus, ram: cached.used.ram + server.ram };
   }
 
   /** Validates flavor, image and quota against the state, then records the server. */
@@ -313,6 +333,7 @@ export class FakeCloud {
       addresses: { publicV4: `127.10.${(n >> 8) & 255}.${n & 255}`, privateV4: `127.20.${(n >> 8) & 255}.${n & 255}` },
     };
     state.servers.push(server);
+    this.countAdded(state.servers, server);
     return server;
   }
 

@@ -69,9 +69,41 @@ export function emptyState(): FakeCloudState {
   };
 }
 
-/** Drops what has finished disappearing, so the file does not grow forever. */
+/**
+ * When the next server of a state will have gone: prune has nothing to do
+ * before. Kept beside the state (never in the file), worked out again when
+ * a state is read from its file.
+ */
+const nextGoneAt = new WeakMap<FakeCloudState, number>();
+
+function earliestGoneAt(servers: readonly StoredServer[]): number {
+  let earliest = Infinity;
+  for (const s of servers) if (s.goneAt !== undefined && s.goneAt < earliest) earliest = s.goneAt;
+  return earliest;
+}
+
+/** A delete was accepted: the server goes at `goneAt`. */
+export function noteGoneAt(state: FakeCloudState, goneAt: number): void {
+  nextGoneAt.set(state, Math.min(nextGoneAt.get(state) ?? earliestGoneAt(state.servers), goneAt));
+}
+
+/**
+ * Drops what has finished disappearing, so the file does not grow forever;
+ * a state with nothing gone is left as it is, so a change costs no copy of
+ * ten thousand servers.
+ */
 export function prune(state: FakeCloudState, now: number): void {
+  let due = nextGoneAt.get(state);
+  if (due === undefined) nextGoneAt.set(state, (due = earliestGoneAt(state.servers)));
+  if (now < due) return;
   state.servers = state.servers.filter((s) => !isGone(s, now));
+  nextGoneAt.set(state, earliestGoneAt(state.servers));
+}
+
+/** Servers of a state that have not gone by `now` (all of them, when nothing is due to go). */
+export function liveServers(state: FakeCloudState, now: number): StoredServer[] {
+  const due = nextGoneAt.get(state) ?? earliestGoneAt(state.servers);
+  return now < due ? state.servers : state.servers.filter((s) => !isGone(s, now));
 }
 
 /** Checks the shape of a parsed state file well enough to trust it; returns a problem or undefined. */

@@ -7,7 +7,7 @@
  * connection errors are retried with back-off for the idempotent methods,
  * all within the provider's api-timeout. A 401 re-authenticates once.
  */
-import { Agent, RetryAgent, fetch, type Dispatcher, type Response } from 'undici';
+import type { Agent, Dispatcher, Response, fetch as undiciFetch } from 'undici';
 import { DriverError, type DriverErrorKind } from '../driver.js';
 import type { OpenStackConnection } from './connection.js';
 
@@ -73,30 +73,47 @@ function kindOf(status: number, message: string): DriverErrorKind {
   return 'unknown';
 }
 
+/** The HTTP client of a session, made at its first call. */
+interface Http {
+  agent: Agent;
+  retrying: Dispatcher;
+  fetch: typeof undiciFetch;
+}
+
 export class OpenStackSession {
   private token: Token | undefined;
   private authenticating: Promise<Token> | undefined;
-  private readonly agent: Agent;
-  private readonly retrying: Dispatcher;
+  private http: Promise<Http> | undefined;
 
   constructor(
     private readonly connection: OpenStackConnection,
     private readonly provider: string,
-  ) {
-    this.agent = new Agent({
-      connect: { rejectUnauthorized: connection.verify, ...(connection.ca ? { ca: connection.ca } : {}) },
+  ) {}
+
+  /**
+   * undici is loaded at the first call, not with the driver: a daemon whose
+   * providers are all simulated clouds never holds its HTTP parser's memory.
+   */
+  private client(): Promise<Http> {
+    this.http ??= import('undici').then(({ Agent, RetryAgent, fetch }) => {
+      const { connection } = this;
+      const agent = new Agent({
+        connect: { rejectUnauthorized: connection.verify, ...(connection.ca ? { ca: connection.ca } : {}) },
+      });
+      const retrying = new RetryAgent(agent, {
+        maxRetries: 6,
+        minTimeout: 250,
+        maxTimeout: Math.max(1000, connection.apiTimeoutMs / 4),
+        timeoutFactor: 2,
+        retryAfter: true,
+        methods: ['GET', 'HEAD', 'DELETE'],
+        statusCodes: RETRIED_STATUSES,
+        // The last answer is returned rather than thrown, so its status and message reach the error.
+        throwOnError: false,
+      });
+      return { agent, retrying, fetch };
     });
-    this.retrying = new RetryAgent(this.agent, {
-      maxRetries: 6,
-      minTimeout: 250,
-      maxTimeout: Math.max(1000, connection.apiTimeoutMs / 4),
-      timeoutFactor: 2,
-      retryAfter: true,
-      methods: ['GET', 'HEAD', 'DELETE'],
-      statusCodes: RETRIED_STATUSES,
-      // The last answer is returned rather than thrown, so its status and message reach the error.
-      throwOnError: false,
-    });
+    return this.http;
   }
 
   /** The project the token is scoped to (quota calls need its id). */
@@ -147,7 +164,7 @@ export class OpenStackSession {
   }
 
   async close(): Promise<void> {
-    await this.retrying.close();
+    if (this.http) await (await this.http).retrying.close();
   }
 
   private async send(service: ServiceType, method: string, path: string, options: RequestOptions, token: Token): Promise<Response> {
@@ -162,13 +179,14 @@ export class OpenStackSession {
       body = JSON.stringify(options.body);
       headers['Content-Type'] = 'application/json';
     }
+    const http = await this.client();
     try {
-      return await fetch(url, {
+      return await http.fetch(url, {
         method,
         headers,
         body,
         // A streamed upload cannot be replayed: it goes out once, without the retrying agent.
-        dispatcher: options.stream ? this.agent : this.retrying,
+        dispatcher: options.stream ? http.agent : http.retrying,
         signal: AbortSignal.timeout(this.connection.apiTimeoutMs),
         ...(options.stream ? { duplex: 'half' as const } : {}),
       });
@@ -192,12 +210,13 @@ export class OpenStackSession {
     const { connection } = this;
     const url = `${connection.authUrl}/auth/tokens`;
     let response: Response;
+    const http = await this.client();
     try {
-      response = await fetch(url, {
+      response = await http.fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify(authRequest(connection)),
-        dispatcher: this.retrying,
+        dispatcher: http.retrying,
         signal: AbortSignal.timeout(connection.apiTimeoutMs),
       });
     } catch (err) {
