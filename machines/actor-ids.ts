@@ -51,3 +51,11 @@ export const isNodeActor = (actorId: string) => /^(sub)?node-\d+$/.test(actorId)
 export const isServerActor = (actorId: string) => isNodeActor(actorId) || actorId.startsWith('orphan-');
 export const isBuildActor = (actorId: string) => /^build-\d+$/.test(actorId);
 export const isUploadActor = (actorId: string) => /^upload-\d+$/.test(actorId);
+
+/**
+ * A group of a provider's node actors (machines/node-group.machine.ts): a
+ * structural actor with no record, so its id is not one of the kinds above
+ * and is unique only within its provider.
+ */
+export const nodeGroupActorId = (key: string) => `group-${key}`;
+export const isNodeGroupActor = (actorId: string) => actorId.startsWith('group-');

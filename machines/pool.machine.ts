@@ -63,6 +63,17 @@ export type PoolEvent =
   | { type: 'allocation.wanted' }
   | { type: 'stop' };
 
+/** Launches grouped by their provider, each group without the provider's name. */
+function byProvider<T extends Launch>(launches: readonly T[]): Map<string, Omit<T, 'provider'>[]> {
+  const groups = new Map<string, Omit<T, 'provider'>[]>();
+  for (const { provider, ...launch } of launches) {
+    let group = groups.get(provider);
+    if (!group) groups.set(provider, (group = []));
+    group.push(launch);
+  }
+  return groups;
+}
+
 export const poolMachine = setup({
   types: {
     context: {} as PoolContext,
@@ -81,9 +92,9 @@ export const poolMachine = setup({
     /** Each launch goes to the provider actor it names. */
     dispatchLaunches: enqueueActions(({ enqueue, self }, params: { launches: Launch[] }) => {
       const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-      for (const launch of params.launches) {
-        const child = children[providerActorId(launch.provider)];
-        if (child) enqueue.sendTo(child, { type: 'launch', nodeId: launch.nodeId, input: launch.input });
+      for (const [provider, launches] of byProvider(params.launches)) {
+        const child = children[providerActorId(provider)];
+        if (child) enqueue.sendTo(child, { type: 'launch.many', launches });
       }
     }),
   },
@@ -138,17 +149,14 @@ export const poolMachine = setup({
     adopt: {
       actions: enqueueActions(({ enqueue, event, self }) => {
         const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-        const started = new Set(Object.keys(children));
-        for (const adoption of event.adoptions) {
-          const id = providerActorId(adoption.provider);
-          if (!started.has(id)) {
+        for (const [provider, adoptions] of byProvider(event.adoptions)) {
+          const id = providerActorId(provider);
+          if (!children[id]) {
             // Not configured (any more): it lists and deletes, but launches nothing new.
-            started.add(id);
-            enqueue.spawnChild('provider', { id, systemId: id, input: { provider: adoption.provider, listIntervalMs: DRAINING_LIST_INTERVAL_MS } });
+            enqueue.spawnChild('provider', { id, systemId: id, input: { provider, listIntervalMs: DRAINING_LIST_INTERVAL_MS } });
             enqueue.sendTo(id, { type: 'drain' });
           }
-          const { provider: _provider, ...launch } = adoption;
-          enqueue.sendTo(id, { type: 'launch', ...launch, adopted: true });
+          enqueue.sendTo(id, { type: 'launch.many', launches: adoptions.map((a) => ({ ...a, adopted: true })) });
         }
       }),
     },

@@ -8,30 +8,19 @@
  * cleanup) is handed here too: an orphan actor runs the node machine's
  * deletion for it, so every server is deleted the same way.
  *
+ * The node actors are not the provider's own children but its groups'
+ * (machines/node-group.machine.ts), a few hundred to a group: the provider
+ * routes each launch, command and list to the group concerned.
+ *
  * Time comes in as `tick` events carrying `now` (from the actor host in
  * src/), so this machine needs no clock and a test drives it by hand. The
  * driver calls themselves (rate-spaced) are supplied by src as named actors.
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
-import { isNodeActor, isServerActor, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from './actor-ids.js';
-import {
-  nodeMachine,
-  nodeStandingOf,
-  nodeWantsTimeAt,
-  orphanInput,
-  type ListedServer,
-  type NodeContext,
-  type NodeEvent,
-  type NodeInput,
-  type NodeRole,
-} from './node.machine.js';
-import { withResume } from './resume.js';
-
-/** A server of the provider's list, with the node (and sub-node) its `nodepool` metadata names. */
-export interface ProviderServer extends ListedServer {
-  nodeId?: number;
-  subnodeId?: number;
-}
+import { isNodeGroupActor, nodeGroupActorId, parseActorId } from './actor-ids.js';
+import { groupKeyOf, groupMembers, groupWaitsForServer, nodeGroupMachine, ORPHAN_GROUP, type NodeLaunch } from './node-group.machine.js';
+import type { NodeEvent, NodeInput } from './node.machine.js';
+import { indexServers, type ProviderServer } from './server-list.js';
 
 export interface ProviderInput {
   provider: string;
@@ -64,69 +53,25 @@ export type ProviderEvent =
    * one, started afresh from its row.
    */
   | { type: 'launch'; nodeId: number; input: NodeInput; adopted?: boolean; resumeFrom?: unknown }
+  /** Many launches at once: each group spawns its share in one step. */
+  | { type: 'launch.many'; launches: NodeLaunch[] }
   | { type: 'node.command'; nodeId: number; event: NodeEvent }
   /** Delete a server whose metadata names node `nodeId`, which has no row (a leaked instance). */
   | { type: 'orphan.delete'; serverId: string; nodeId: number; now: number; reason: string }
+  /** From a group: one of its node actors reached its end. */
+  | { type: 'node.gone'; actorId: string }
   | { type: 'configure'; listIntervalMs: number }
   | { type: 'drain' }
   | { type: 'undrain' };
 
-/** The actor id of a node or a sub-node. */
-export function actorIdOf(input: NodeInput): string {
-  return input.role === 'sub' ? subnodeActorId(input.nodeId) : nodeActorId(input.nodeId);
+/** The provider's groups, by actor id. */
+function groupsOf(children: Record<string, unknown>): [string, AnyActorRef][] {
+  return Object.entries(children).filter(([id]) => isNodeGroupActor(id)) as [string, AnyActorRef][];
 }
 
-/** A list of servers indexed once, so that each of ten thousand nodes finds its own without a search. */
-export interface ServerIndex {
-  byId: Map<string, ProviderServer>;
-  byNode: Map<number, ProviderServer>;
-  bySubnode: Map<number, ProviderServer>;
-}
-
-export function indexServers(servers: readonly ProviderServer[]): ServerIndex {
-  const index: ServerIndex = { byId: new Map(), byNode: new Map(), bySubnode: new Map() };
-  for (const server of servers) {
-    index.byId.set(server.id, server);
-    // The first server naming a node wins, as a search from the start of the list would find it.
-    if (server.subnodeId !== undefined) {
-      if (!index.bySubnode.has(server.subnodeId)) index.bySubnode.set(server.subnodeId, server);
-    } else if (server.nodeId !== undefined && !index.byNode.has(server.nodeId)) {
-      index.byNode.set(server.nodeId, server);
-    }
-  }
-  return index;
-}
-
-/**
- * The server a node should hear about: by the id it recorded, else by its
- * metadata (a node's server names the node; a sub-node's names its sub-node).
- */
-export function serverForNode(
-  servers: readonly ProviderServer[] | ServerIndex,
-  nodeId: number,
-  serverId: string | undefined,
-  role: NodeRole = 'primary',
-): ProviderServer | null {
-  const index = 'byId' in servers ? servers : indexServers(servers);
-  if (serverId !== undefined) return index.byId.get(serverId) ?? null;
-  return (role === 'sub' ? index.bySubnode.get(nodeId) : index.byNode.get(nodeId)) ?? null;
-}
-
-interface ChildView {
-  ref: AnyActorRef;
-  id: string;
-  value: unknown;
-  context: NodeContext;
-}
-
-/** Every actor running the node machine here: nodes, sub-nodes and orphans. */
-function serverActorViews(children: Record<string, unknown>): ChildView[] {
-  return Object.entries(children)
-    .filter(([id]) => isServerActor(id))
-    .map(([id, ref]) => {
-      const snapshot = (ref as AnyActorRef).getSnapshot() as { value: unknown; context: NodeContext };
-      return { ref: ref as AnyActorRef, id, value: snapshot.value, context: snapshot.context };
-    });
+/** Every node, sub-node and orphan actor of the provider, through its groups. */
+export function nodeActorsOf(children: Record<string, unknown>): [string, AnyActorRef][] {
+  return groupsOf(children).flatMap(([, group]) => groupMembers(group.getSnapshot() as { children: Record<string, unknown> }));
 }
 
 /**
@@ -135,48 +80,9 @@ function serverActorViews(children: Record<string, unknown>): ChildView[] {
  */
 export function listIsDue(context: ProviderContext, children: Record<string, unknown>, now: number): boolean {
   if (context.listStartedAt === undefined) return true;
-  const busy = serverActorViews(children).some((v) => nodeStandingOf(v.value).waitsForServer);
+  const busy = groupsOf(children).some(([, group]) => groupWaitsForServer(group.getSnapshot() as { children: Record<string, unknown> }));
   const interval = busy ? context.listIntervalMs : (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
   return now - context.listStartedAt >= interval;
-}
-
-/**
- * What supervising sub-nodes means (docs/behaviour.md, launch step 8 and
- * "Deleting"): a primary waiting for its sub-nodes hears when all are ready;
- * a primary being deleted has its sub-nodes deleted first and hears when
- * they are gone; a sub-node whose primary is gone is deleted.
- */
-export function subnodeSupervision(children: Record<string, unknown>): { to: AnyActorRef; event: NodeEvent }[] {
-  const views = serverActorViews(children).filter((v) => isNodeActor(v.id));
-  const primaries = new Set(views.filter((v) => v.context.role === 'primary').map((v) => v.context.nodeId));
-  const subsByParent = new Map<number, ChildView[]>();
-  for (const view of views) {
-    if (view.context.role !== 'sub' || view.context.parentId === undefined) continue;
-    subsByParent.set(view.context.parentId, [...(subsByParent.get(view.context.parentId) ?? []), view]);
-  }
-  const out: { to: AnyActorRef; event: NodeEvent }[] = [];
-  for (const view of views) {
-    const { context } = view;
-    const standing = nodeStandingOf(view.value);
-    if (context.role === 'sub') {
-      if (!primaries.has(context.parentId as number) && !standing.leaving) out.push({ to: view.ref, event: { type: 'delete', reason: 'its primary node is gone' } });
-      continue;
-    }
-    const subs = subsByParent.get(context.nodeId) ?? [];
-    if (standing.waitingForSubnodes) {
-      if (subs.filter((s) => nodeStandingOf(s.value).ready).length >= context.subnodes) {
-        out.push({ to: view.ref, event: { type: 'subnodes.ready' } });
-      }
-    } else if (standing.deletingSubnodes) {
-      if (subs.length === 0) out.push({ to: view.ref, event: { type: 'subnodes.gone' } });
-      for (const sub of subs) {
-        if (!nodeStandingOf(sub.value).leaving) {
-          out.push({ to: sub.ref, event: { type: 'delete', reason: `its primary node ${context.nodeId} is being deleted` } });
-        }
-      }
-    }
-  }
-  return out;
 }
 
 export const providerMachine = setup({
@@ -186,7 +92,7 @@ export const providerMachine = setup({
     input: {} as ProviderInput,
   },
   actors: {
-    node: nodeMachine,
+    nodeGroup: nodeGroupMachine,
     /** One list of all the provider's servers; `now` is when it was taken. */
     listServers: fromPromise<{ servers: ProviderServer[]; now: number }, { provider: string }>(async () => {
       throw new Error('listServers is not provided');
@@ -195,65 +101,70 @@ export const providerMachine = setup({
   actions: {
     /** Told to src, which logs it (with the error) and counts it. */
     reportListFailure: (_, _params: { error: unknown; failures: number }) => {},
+    /**
+     * Each launch to its group, a group started for it when there is none.
+     * A node adopted after a restart is taken even while draining (it only
+     * finishes here); a new one is not.
+     */
+    launchNodes: enqueueActions(({ enqueue, context, self }, params: { launches: readonly NodeLaunch[] }) => {
+      const children = self.getSnapshot().children as Record<string, unknown>;
+      const byGroup = new Map<string, NodeLaunch[]>();
+      for (const launch of params.launches) {
+        if (context.draining && launch.adopted !== true) continue;
+        const id = nodeGroupActorId(groupKeyOf(launch.input));
+        let group = byGroup.get(id);
+        if (!group) byGroup.set(id, (group = []));
+        group.push(launch);
+      }
+      for (const [id, launches] of byGroup) {
+        if (!children[id]) enqueue.spawnChild('nodeGroup', { id });
+        enqueue.sendTo(id, { type: 'launch.many', launches });
+      }
+    }),
   },
-  guards: {},
 }).createMachine({
   id: 'provider',
   context: ({ input }) => ({ ...input, listFailures: 0, draining: false }),
   type: 'parallel',
   on: {
-    launch: {
-      // A node adopted after a restart is taken even while draining: it only finishes here.
-      guard: ({ context, event }) => !context.draining || event.adopted === true,
-      actions: enqueueActions(({ enqueue, event, self }) => {
-        const id = actorIdOf(event.input);
-        // A launch of a node that already has an actor (a repeated event) is a no-op.
-        if (self.getSnapshot().children[id]) return;
-        enqueue.spawnChild('node', { id, systemId: id, input: withResume(event.input, event.resumeFrom) });
-      }),
-    },
+    launch: { actions: { type: 'launchNodes', params: ({ event }) => ({ launches: [event] }) } },
+    'launch.many': { actions: { type: 'launchNodes', params: ({ event }) => ({ launches: event.launches }) } },
     'node.command': {
       actions: enqueueActions(({ enqueue, event, self }) => {
-        const child = self.getSnapshot().children[nodeActorId(event.nodeId)] as AnyActorRef | undefined;
-        if (child) enqueue.sendTo(child, event.event);
+        const id = nodeGroupActorId(groupKeyOf({ nodeId: event.nodeId, role: 'primary' }));
+        if (self.getSnapshot().children[id]) enqueue.sendTo(id, event);
       }),
     },
     'orphan.delete': {
       actions: enqueueActions(({ enqueue, event, self }) => {
-        const id = orphanActorId(event.serverId);
-        if (self.getSnapshot().children[id]) return;
-        enqueue.spawnChild('node', { id, input: orphanInput(event.nodeId, event.serverId, event.now) });
-        enqueue.sendTo(id, { type: 'delete', reason: event.reason });
+        const id = nodeGroupActorId(ORPHAN_GROUP);
+        if (!self.getSnapshot().children[id]) enqueue.spawnChild('nodeGroup', { id });
+        enqueue.sendTo(id, event);
       }),
     },
+    // Nothing to do but to be an event: whoever watches the provider (a
+    // drained provider's pool, `delete --now`) looks at what is left now.
+    'node.gone': {},
     configure: { actions: assign({ listIntervalMs: ({ event }) => event.listIntervalMs }) },
     drain: { actions: assign({ draining: true }) },
     undrain: { actions: assign({ draining: false }) },
-    // A node that reached `removed` has nothing left to do: stop it so it leaves `children`.
-    'xstate.done.actor.*': {
-      actions: enqueueActions(({ enqueue, event }) => {
-        const actorId = (event as unknown as { actorId: string }).actorId;
-        if (isServerActor(actorId)) enqueue(stopChild(actorId));
-      }),
-    },
   },
   states: {
     /**
-     * Passes the time on to the nodes something is due for (a deadline
-     * passed, a pause ended): an idle node hears nothing, so ten thousand
-     * ready nodes cost nothing a second. Supervises sub-nodes.
+     * Passes the time on to the groups, which pass it to the nodes something
+     * is due for; a group left empty is stopped (new node ids go to new
+     * groups, so old ones empty for good). Nothing else is in flight on a
+     * tick, so no launch can be on its way to a group being stopped.
      */
     nodes: {
       on: {
         tick: {
           actions: enqueueActions(({ enqueue, self, event, context }) => {
-            const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-            for (const child of Object.values(children)) {
-              if (!isServerActor(child.id)) continue;
-              const due = nodeWantsTimeAt(child.getSnapshot() as { value: unknown; context: NodeContext });
-              if (due !== undefined && due <= event.now) enqueue.sendTo(child, { type: 'tick', now: event.now });
+            const children = self.getSnapshot().children as Record<string, unknown>;
+            for (const [id, group] of groupsOf(children)) {
+              if (groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length === 0) enqueue(stopChild(id));
+              else enqueue.sendTo(group, { type: 'tick', now: event.now });
             }
-            for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
             if (listIsDue(context, children, event.now)) enqueue.raise({ type: 'list.due', now: event.now });
           }),
         },
@@ -277,17 +188,12 @@ export const providerMachine = setup({
             onDone: {
               target: 'idle',
               actions: [
-                // The list itself is not kept: each node takes its own server's entry from it now.
+                // The list itself is not kept: indexed once, each node takes its own server's entry from it now.
                 assign({ listedAt: ({ event }) => event.output.now, listFailures: 0 }),
                 enqueueActions(({ enqueue, event, self }) => {
-                  const { servers, now } = event.output;
-                  const index = indexServers(servers);
-                  for (const view of serverActorViews(self.getSnapshot().children)) {
-                    const { nodeId, serverId, role } = view.context;
-                    const server = serverForNode(index, nodeId, serverId, role);
-                    // A settled node only cares that its server is gone: the others' entries are news to no one.
-                    if (server !== null && !nodeStandingOf(view.value).waitsForServer) continue;
-                    enqueue.sendTo(view.ref, { type: 'server.listed', now, server });
+                  const index = indexServers(event.output.servers);
+                  for (const [, group] of groupsOf(self.getSnapshot().children)) {
+                    enqueue.sendTo(group, { type: 'servers.listed', index, now: event.output.now });
                   }
                 }),
               ],
@@ -309,18 +215,27 @@ export const providerMachine = setup({
   },
 });
 
-/** The (primary) node ids a provider actor supervises now. */
+/** The (primary) node ids a provider actor supervises now, through its groups. */
 export function supervisedNodeIds(children: Record<string, unknown>): number[] {
-  return Object.keys(children)
-    .map((id) => parseActorId(id))
+  return nodeActorsOf(children)
+    .map(([id]) => parseActorId(id))
     .filter((parsed) => parsed?.kind === 'node')
     .map((parsed) => Number(parsed?.id))
     .sort((a, b) => a - b);
 }
 
+/** A node, sub-node or orphan actor of the provider by its actor id, whatever its group. */
+export function nodeActorOf(children: Record<string, unknown>, actorId: string): AnyActorRef | undefined {
+  for (const [, group] of groupsOf(children)) {
+    const ref = (group.getSnapshot() as { children: Record<string, unknown> }).children[actorId];
+    if (ref) return ref as AnyActorRef;
+  }
+  return undefined;
+}
+
 /** Whether any node, sub-node or orphan is still supervised (a draining provider ends when none is). */
 export function hasNodeActors(children: Record<string, unknown>): boolean {
-  return Object.keys(children).some(isServerActor);
+  return groupsOf(children).some(([, group]) => groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length > 0);
 }
 
 /** A provider left the configuration and its last node is gone: its pool stops it. */

@@ -14,7 +14,7 @@ import { listIntervalMs } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
 import { isNodeActor, nodeActorId, providerActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
-import { hasNodeActors } from '../../machines/provider.machine.js';
+import { hasNodeActors, nodeActorsOf } from '../../machines/provider.machine.js';
 import type { DeleteLease } from './delete-lease.js';
 import { nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
@@ -49,7 +49,7 @@ export class NodeDeletion implements Workload {
   /** What still holds the command up: each actor left and its last delete error. */
   remaining(): { actorId: string; serverId?: string; deleteError?: string }[] {
     const children = (this.root_?.getSnapshot() as { children: Record<string, AnyActorRef> } | undefined)?.children ?? {};
-    return Object.entries(children)
+    return nodeActorsOf(children)
       .filter(([id]) => isNodeActor(id))
       .map(([actorId, ref]) => {
         const context = (ref.getSnapshot() as { context: NodeContext }).context;

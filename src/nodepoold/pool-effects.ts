@@ -12,7 +12,9 @@ import type { ActorHost } from '../actors/host.js';
 import type { Logger, Logging } from '../log/index.js';
 import type { NodeContext } from '../../machines/node.machine.js';
 import { poolMachine, type Launch } from '../../machines/pool.machine.js';
-import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
+import { nodeGroupMachine } from '../../machines/node-group.machine.js';
+import { providerMachine } from '../../machines/provider.machine.js';
+import type { ProviderServer } from '../../machines/server-list.js';
 import { resumable } from '../actors/resumable.js';
 import { nodeMachineWithEffects, type NodeEffectDeps } from './node-effects.js';
 
@@ -69,7 +71,7 @@ export function providerMachineWithEffects(deps: NodeEffectDeps & { logging: Log
   );
   return providerMachine.provide({
     actors: {
-      node,
+      nodeGroup: nodeGroupMachine.provide({ actors: { node } }),
       listServers: fromPromise(async ({ input }) => {
         const gateway = deps.gateway(input.provider);
         if (!gateway) throw new Error(`provider ${input.provider} has no gateway`);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { nodeMachine } from '../../machines/node.machine.js';
-import { providerMachine, type ProviderServer } from '../../machines/provider.machine.js';
+import { nodeGroupMachine } from '../../machines/node-group.machine.js';
+import { providerMachine } from '../../machines/provider.machine.js';
+import type { ProviderServer } from '../../machines/server-list.js';
 import { dumpActors, stateName } from '../../src/actors/actor-dump.js';
 import { SignalProfiler } from '../../src/cli/profiler.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,7 +15,9 @@ describe('the SIGUSR2 dump', () => {
     const provider = providerMachine.provide({
       actors: {
         listServers: fromPromise(async () => ({ servers: [] as ProviderServer[], now: 0 })),
-        node: nodeMachine.provide({ actors: { createServer: fromPromise(() => new Promise<{ serverId: string }>(() => {})) } }),
+        nodeGroup: nodeGroupMachine.provide({
+          actors: { node: nodeMachine.provide({ actors: { createServer: fromPromise(() => new Promise<{ serverId: string }>(() => {})) } }) },
+        }),
       },
     });
     const actor = createActor(provider, { input: { provider: 'p', listIntervalMs: 1000 } });
@@ -22,8 +26,9 @@ describe('the SIGUSR2 dump', () => {
     const lines = dumpActors(actor);
     expect(lines.map((l) => [l.depth, l.id, l.state])).toEqual([
       [0, actor.id, 'nodes, listing.idle'],
-      [1, 'node-3', 'building.creating'],
-      [2, expect.any(String), ''],
+      [1, 'group-0', ''],
+      [2, 'node-3', 'building.creating'],
+      [3, expect.any(String), ''],
     ]);
     actor.stop();
   });

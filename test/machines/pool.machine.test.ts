@@ -3,7 +3,9 @@ import { createActor, fromPromise, type AnyActorRef } from 'xstate';
 import { nodeMachine } from '../../machines/node.machine.js';
 import { providerActorId } from '../../machines/actor-ids.js';
 import { poolMachine, type Launch } from '../../machines/pool.machine.js';
-import { providerMachine, supervisedNodeIds, type ProviderServer } from '../../machines/provider.machine.js';
+import { nodeGroupMachine } from '../../machines/node-group.machine.js';
+import { nodeActorOf, providerMachine, supervisedNodeIds } from '../../machines/provider.machine.js';
+import type { ProviderServer } from '../../machines/server-list.js';
 import { flush } from '../support/deferred.js';
 import { nodeInput } from '../support/node-input.js';
 
@@ -15,12 +17,16 @@ function harness(providers = ['a', 'b']) {
   const provider = providerMachine.provide({
     actors: {
       listServers: fromPromise(async () => ({ servers: [] as ProviderServer[], now: 0 })),
-      node: nodeMachine.provide({
+      nodeGroup: nodeGroupMachine.provide({
         actors: {
-          createServer: fromPromise(async ({ input }) => ({ serverId: `srv-${input.nodeId}` })),
-          checkSsh: fromPromise(async () => {}),
-          prepareNode: fromPromise(async () => {}),
-          deleteServer: fromPromise(async () => {}),
+          node: nodeMachine.provide({
+            actors: {
+              createServer: fromPromise(async ({ input }) => ({ serverId: `srv-${input.nodeId}` })),
+              checkSsh: fromPromise(async () => {}),
+              prepareNode: fromPromise(async () => {}),
+              deleteServer: fromPromise(async () => {}),
+            },
+          }),
         },
       }),
     },
@@ -111,7 +117,7 @@ describe('the pool', () => {
     h.queued.push([{ provider: 'a', nodeId: 1, input: nodeInput(1) }]);
     await h.tick(1_000);
     h.actor.send({ type: 'node.command', provider: 'a', nodeId: 1, event: { type: 'hold', reason: 'r' } });
-    const node = h.providerActor('a')?.getSnapshot().children['node-1'] as AnyActorRef;
+    const node = nodeActorOf(h.providerActor('a')?.getSnapshot().children ?? {}, 'node-1') as AnyActorRef;
     expect(node.getSnapshot().context.holdRequested).toBe(true);
   });
 

@@ -2,13 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import { nodeActorId } from '../../machines/actor-ids.js';
-import {
-  hasNodeActors,
-  providerMachine,
-  serverForNode,
-  supervisedNodeIds,
-  type ProviderServer,
-} from '../../machines/provider.machine.js';
+import { NODE_GROUP_SIZE, nodeGroupMachine } from '../../machines/node-group.machine.js';
+import { hasNodeActors, nodeActorOf, providerMachine, supervisedNodeIds } from '../../machines/provider.machine.js';
+import { serverForNode, type ProviderServer } from '../../machines/server-list.js';
 import { flush } from '../support/deferred.js';
 import { nodeInput } from '../support/node-input.js';
 
@@ -34,17 +30,21 @@ function harness(options: { inspect?: boolean } = {}) {
         }
         return { servers: structuredClone(servers), now: clockNow };
       }),
-      node: nodeMachine.provide({
+      nodeGroup: nodeGroupMachine.provide({
         actors: {
-          createServer: fromPromise(async ({ input }) => {
-            created.push(input.nodeId);
-            return { serverId: `${input.role === 'sub' ? 'sub' : 'srv'}-${input.nodeId}` };
-          }),
-          checkSsh: fromPromise(async () => {}),
-          prepareNode: fromPromise(async () => {}),
-          deleteServer: fromPromise(async ({ input }) => {
-            deleted.push(input.serverId);
-            servers = servers.filter((s) => s.id !== input.serverId);
+          node: nodeMachine.provide({
+            actors: {
+              createServer: fromPromise(async ({ input }) => {
+                created.push(input.nodeId);
+                return { serverId: `${input.role === 'sub' ? 'sub' : 'srv'}-${input.nodeId}` };
+              }),
+              checkSsh: fromPromise(async () => {}),
+              prepareNode: fromPromise(async () => {}),
+              deleteServer: fromPromise(async ({ input }) => {
+                deleted.push(input.serverId);
+                servers = servers.filter((s) => s.id !== input.serverId);
+              }),
+            },
           }),
         },
       }),
@@ -61,7 +61,7 @@ function harness(options: { inspect?: boolean } = {}) {
     }),
   });
   actor.start();
-  const node = (id: number) => actor.getSnapshot().children[nodeActorId(id)] as AnyActorRef | undefined;
+  const node = (id: number) => nodeActorOf(actor.getSnapshot().children, nodeActorId(id));
   return {
     actor,
     received,
@@ -241,11 +241,9 @@ describe('a provider', () => {
     h.actor.send({ type: 'launch', nodeId: 10, input: subnodeInput(10, 1) });
     h.actor.send({ type: 'launch', nodeId: 11, input: subnodeInput(11, 1) });
     await flush();
-    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.includes('node-')).sort()).toEqual([
-      'node-1',
-      'subnode-10',
-      'subnode-11',
-    ]);
+    // A node and its sub-nodes share a group, which supervises them.
+    expect(Object.keys(h.actor.getSnapshot().children)).toEqual(['group-0']);
+    expect(['node-1', 'subnode-10', 'subnode-11'].map((id) => nodeActorOf(h.actor.getSnapshot().children, id) !== undefined)).toEqual([true, true, true]);
     h.setServers([
       { id: 'srv-1', status: 'ACTIVE', publicV4: '127.1.0.1', nodeId: 1 },
       { id: 'sub-10', status: 'ACTIVE', publicV4: '127.1.0.10', nodeId: 1, subnodeId: 10 },
@@ -295,13 +293,37 @@ describe('a provider', () => {
     expect(hasNodeActors(h.actor.getSnapshot().children)).toBe(false);
   });
 
+  it('keeps its nodes in groups, a sub-node with its primary, and stops a group once it is empty', async () => {
+    const h = harness();
+    const far = NODE_GROUP_SIZE + 1;
+    h.actor.send({ type: 'launch', nodeId: 1, input: { ...nodeInput(1), subnodes: 1 } });
+    // A sub-node whose own id falls in another group still joins its primary's.
+    h.actor.send({ type: 'launch', nodeId: 3 * NODE_GROUP_SIZE, input: subnodeInput(3 * NODE_GROUP_SIZE, 1) });
+    h.actor.send({ type: 'launch.many', launches: [{ nodeId: far, input: nodeInput(far) }] });
+    await flush();
+    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('group-')).sort()).toEqual(['group-0', 'group-1']);
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([1, far]);
+    h.setServers([{ id: `srv-${far}`, status: 'ACTIVE', publicV4: '127.1.0.2', nodeId: far }]);
+    await h.tick(1_000);
+    await flush();
+    h.actor.send({ type: 'node.command', nodeId: far, event: { type: 'delete' } });
+    await flush();
+    expect(h.deleted).toEqual([`srv-${far}`]);
+    await h.tick(2_000); // the list shows its server gone: the node is removed, and the provider hears of it at once
+    await flush();
+    expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([1]);
+    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('group-')).sort()).toEqual(['group-0', 'group-1']);
+    await h.tick(3_000); // the next tick stops the empty group
+    expect(Object.keys(h.actor.getSnapshot().children).filter((id) => id.startsWith('group-'))).toEqual(['group-0']);
+  });
+
   it('deletes a sub-node whose primary is gone', async () => {
     const h = harness();
     h.actor.send({ type: 'launch', nodeId: 10, input: subnodeInput(10, 99) });
     await flush();
     await h.tick(1_000);
     await flush();
-    const orphan = h.actor.getSnapshot().children['subnode-10'] as AnyActorRef | undefined;
+    const orphan = nodeActorOf(h.actor.getSnapshot().children, 'subnode-10');
     expect(JSON.stringify(orphan?.getSnapshot().value ?? 'removed')).toMatch(/deleting|removed/);
   });
 });
