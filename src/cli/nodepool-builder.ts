@@ -1,3 +1,4 @@
+import './heap-growth.js';
 import { ActorHost } from '../actors/host.js';
 import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
 import { runDaemon } from './daemon-lifecycle.js';
