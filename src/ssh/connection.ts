@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import ssh2 from 'ssh2';
 import type { Client as SshClient } from 'ssh2';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SshConnectionFailed, SshKeyUnusable, classifySshError, type SshTarget } from './errors.js';
+import { ssh2Module } from './ssh2-module.js';
 
 /**
  * `accept-any`: trust whatever key the new server shows (it was just made, so
@@ -80,7 +80,7 @@ export async function loadPrivateKey(privateKey: string | Buffer): Promise<Loade
       throw new SshKeyUnusable(source, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  const parsed = ssh2.utils.parseKey(data);
+  const parsed = (await ssh2Module()).utils.parseKey(data);
   if (parsed instanceof Error) throw new SshKeyUnusable(source, parsed.message);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key?.isPrivateKey()) throw new SshKeyUnusable(source, 'not a private key');
@@ -103,7 +103,8 @@ export function abortError(signal: AbortSignal): Error {
 }
 
 /** One attempt: connect, check the host key, authenticate. */
-export function openConnection(options: SshConnectionOptions, key: LoadedKey, timeoutMs: number): Promise<OpenConnection> {
+export async function openConnection(options: SshConnectionOptions, key: LoadedKey, timeoutMs: number): Promise<OpenConnection> {
+  const ssh2 = await ssh2Module();
   const target = targetOf(options);
   const clock = options.clock ?? systemClock;
   const policy = options.hostKeyPolicy ?? 'accept-any';

@@ -5,8 +5,8 @@
  */
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import ssh2 from 'ssh2';
 import { shellQuote } from './shell.js';
+import { ssh2Module } from './ssh2-module.js';
 
 export interface NodeAddress {
   ip: string;
@@ -91,7 +91,7 @@ export async function generateNodeSetKeyPair(): Promise<NodeSetKeyPair> {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
   });
-  const parsed = ssh2.utils.parseKey(privateKey);
+  const parsed = (await ssh2Module()).utils.parseKey(privateKey);
   if (parsed instanceof Error || Array.isArray(parsed)) throw new Error('generated key could not be read back');
   const publicKey = `${parsed.type} ${parsed.getPublicSSH().toString('base64')}`;
   return { privateKey, publicKey };
