@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import { InvalidDbUri, UnknownDbScheme } from './errors.js';
+import { keepPreparedStatements } from './statement-cache.js';
 
 export const ACCEPTED_SCHEMES = ['sqlite', 'mysql', 'mysql+pymysql'] as const;
 
@@ -124,8 +125,15 @@ function sqliteConfig(target: SqliteTarget): Knex.Config {
           // WAL lets readers (the commands) run while a daemon writes; the busy
           // timeout makes a second writer wait instead of failing at once.
           if (target.filename !== ':memory:') conn.pragma('journal_mode = WAL');
+          // With WAL, NORMAL syncs at checkpoints rather than at every commit:
+          // the database stays sound through a crash of the process or of the
+          // machine, which may lose the last moments of writes (a restart
+          // resumes from what was written, and cleans up a server whose
+          // record was lost).
+          conn.pragma('synchronous = NORMAL');
           conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
           conn.pragma('foreign_keys = ON');
+          keepPreparedStatements(conn);
           done(null, conn);
         } catch (err) {
           done(err as Error, conn);
@@ -137,6 +145,7 @@ function sqliteConfig(target: SqliteTarget): Knex.Config {
 
 interface SqlitePragmas {
   pragma(source: string): unknown;
+  prepare(source: string): unknown;
 }
 
 function mysqlConfig(target: MysqlTarget): Knex.Config {
