@@ -53,19 +53,24 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
 const idOf = (actorId: string) => Number(parseActorId(actorId)?.id);
 const asNode = (snapshot: SnapshotView) => snapshot as unknown as NodeSnapshotLike;
 
-/** One read for the batch, one update per row that changed. */
+/** One read for the batch, and the rows that changed written together. */
 async function writeRows<T extends { id: number }>(
-  table: { getMany(ids: readonly number[]): Promise<Map<number, T>>; updateFrom(current: T, patch: Partial<Omit<T, 'id'>>): Promise<T> },
+  table: {
+    getMany(ids: readonly number[]): Promise<Map<number, T>>;
+    updateManyFrom(updates: readonly { current: T; patch: Partial<Omit<T, 'id'>> }[]): Promise<void>;
+  },
   actors: readonly PersistedActor[],
   patchOf: (current: T, snapshot: NodeSnapshotLike) => Partial<Omit<T, 'id'>>,
 ): Promise<Set<string>> {
-  const current = await table.getMany(actors.map((a) => idOf(a.actorId)));
+  const rows = await table.getMany(actors.map((a) => idOf(a.actorId)));
   const gone = new Set<string>();
+  const updates: { current: T; patch: Partial<Omit<T, 'id'>> }[] = [];
   for (const { actorId, snapshot } of actors) {
-    const row = current.get(idOf(actorId));
-    if (row) await table.updateFrom(row, patchOf(row, asNode(snapshot)));
+    const current = rows.get(idOf(actorId));
+    if (current) updates.push({ current, patch: patchOf(current, asNode(snapshot)) });
     else gone.add(actorId);
   }
+  await table.updateManyFrom(updates);
   return gone;
 }
 

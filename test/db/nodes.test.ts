@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, expect, it } from 'vitest';
-import type { Database } from '../../src/db/index.js';
+import type { Database, NodeRecord } from '../../src/db/index.js';
 import { NotFound } from '../../src/db/index.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 
@@ -49,6 +49,32 @@ describeEachBackend('nodes and subnodes', (backend) => {
     const raw = (await db.knex('node').where('id', node.id).first()) as { created_at: unknown; id: unknown };
     expect(typeof raw.created_at).toBe('number');
     expect(typeof raw.id).toBe('number');
+  });
+
+  it('updates many rows in one go, each with its own columns, stamping state_time only where the state changed', async () => {
+    const nodes = await Promise.all([1, 2, 3, 4].map(() => db.nodes.create({ provider: 'rax', label: 'trusty', target: 't' })));
+    const [a, b, c, d] = nodes as [NodeRecord, NodeRecord, NodeRecord, NodeRecord];
+    clock += 5000;
+    await db.nodes.updateManyFrom([
+      { current: a, patch: { state: 'ready', ip: '10.0.0.1', externalId: 'srv-a' } },
+      { current: b, patch: { externalId: 'srv-b' } },
+      // Nothing differs: nothing is written.
+      { current: c, patch: { state: 'building' } },
+      { current: d, patch: { ip: null, comment: 'it\'s "quoted"' } },
+    ]);
+    const read = await db.nodes.getMany(nodes.map((n) => n.id));
+    expect(read.get(a.id)).toMatchObject({ state: 'ready', stateTime: 1_005_000, ip: '10.0.0.1', externalId: 'srv-a' });
+    expect(read.get(b.id)).toMatchObject({ state: 'building', stateTime: 1_000_000, ip: null, externalId: 'srv-b' });
+    expect(read.get(c.id)).toEqual(c);
+    expect(read.get(d.id)).toMatchObject({ state: 'building', ip: null, comment: 'it\'s "quoted"', externalId: null });
+  });
+
+  it('updates more rows than fit in one statement', async () => {
+    const nodes: NodeRecord[] = [];
+    for (let i = 0; i < 450; i += 1) nodes.push(await db.nodes.create({ provider: 'rax', label: 'trusty', target: 't' }));
+    await db.nodes.updateManyFrom(nodes.map((current) => ({ current, patch: { ip: `10.1.${current.id >> 8}.${current.id & 255}` } })));
+    const read = await db.nodes.getMany(nodes.map((n) => n.id));
+    expect(nodes.every((n) => read.get(n.id)?.ip === `10.1.${n.id >> 8}.${n.id & 255}`)).toBe(true);
   });
 
   it('changing the state stamps state_time; other changes do not', async () => {
