@@ -20,6 +20,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { Clock } from '../core/clock.js';
+import { nextTurn } from '../core/next-turn.js';
 import type { Database, Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { PersistedKind, SnapshotView } from './persisted-kind.js';
@@ -72,7 +73,11 @@ export class ActorPersistence {
   }
 
   private async writeAll(): Promise<void> {
-    while (this.pending.size > 0) {
+    // Each batch starts at the next turn of the event loop: the events
+    // already queued add their snapshots to it (with SQLite a transaction is
+    // over before the next event arrives, so a burst would otherwise cost a
+    // transaction per snapshot), and the timers due run first.
+    for (await nextTurn(); this.pending.size > 0; await nextTurn()) {
       const batch = [...this.pending].slice(0, BATCH_SIZE);
       for (const [actorId] of batch) this.pending.delete(actorId);
       await this.writeWithRetries(batch);

@@ -1,6 +1,7 @@
 import { hostname as hostName } from 'node:os';
 import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type SubnodeDeficit, type UsableImage } from '../allocation/index.js';
 import type { NodepoolConfig } from '../config/types.js';
+import { nextTurn } from '../core/next-turn.js';
 import { chunks, type Database, type NodeRecord, type Repositories, type SubnodeRecord } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import { nodeActorId, subnodeActorId } from '../../machines/actor-ids.js';
@@ -10,6 +11,39 @@ import type { Clock } from '../core/clock.js';
 import { nodeNameOf, renderTemplate } from '../core/templates.js';
 import type { ProviderGateway } from '../gateway/index.js';
 import { bootImage } from './boot-image.js';
+
+/**
+ * An id the database hands out again must not come with the state of the
+ * actor that had it before: the snapshots of new rows' actors are removed,
+ * in one statement for the group.
+ */
+function forgetSnapshots(tx: Repositories, launches: readonly Launch[]): Promise<void> {
+  return tx.snapshots.deleteMany(launches.map((l) => (l.input.role === 'sub' ? subnodeActorId(l.nodeId) : nodeActorId(l.nodeId))));
+}
+
+/**
+ * The hostnames of a group of new rows (a template may name the row's id,
+ * so they come after the insert), written in one statement per table.
+ */
+class RowNames {
+  private readonly nodes: { current: NodeRecord; patch: Pick<NodeRecord, 'hostname' | 'nodename'> }[] = [];
+  private readonly subnodes: { current: SubnodeRecord; patch: Pick<SubnodeRecord, 'hostname'> }[] = [];
+
+  node(current: NodeRecord, patch: Pick<NodeRecord, 'hostname' | 'nodename'>): NodeRecord {
+    this.nodes.push({ current, patch });
+    return { ...current, ...patch };
+  }
+
+  subnode(current: SubnodeRecord, patch: Pick<SubnodeRecord, 'hostname'>): SubnodeRecord {
+    this.subnodes.push({ current, patch });
+    return { ...current, ...patch };
+  }
+
+  async write(tx: Repositories): Promise<void> {
+    await tx.nodes.updateManyFrom(this.nodes);
+    await tx.subnodes.updateManyFrom(this.subnodes);
+  }
+}
 
 /** Rows written per transaction in a burst, each group handed out as it commits. */
 const ROWS_PER_TRANSACTION = 100;
@@ -48,6 +82,7 @@ export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput 
     hasTestJob: Boolean(target?.jenkins?.testJob),
     ipv6Preferred: provider?.ipv6Preferred ?? false,
     ...(row.externalId ? { serverId: row.externalId } : {}),
+    provider: row.provider,
   };
 }
 
@@ -121,35 +156,45 @@ export class Launcher {
       }
     }
     const launches: Launch[] = [];
+    // Asked once per allocation: the system call showed in the profile of a burst.
+    const manager = hostName();
     for (const group of chunks(wanted, ROWS_PER_TRANSACTION)) {
       const made = await this.deps.db.transaction(async (tx) => {
         const out: Launch[] = [];
+        const names = new RowNames();
         for (const w of group) {
-          const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template);
+          const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template, manager, names);
           out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config) });
           // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
           for (let k = 0; k < w.subnodes; k += 1) {
-            const subnode = await this.createSubnodeRow(tx, row, w.subnodeTemplate);
+            const subnode = await this.createSubnodeRow(tx, row, w.subnodeTemplate, names);
             out.push({ provider: w.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, row, config) });
           }
         }
+        await names.write(tx);
+        await forgetSnapshots(tx, out);
         return out;
       });
       launches.push(...made);
       this.deps.dispatch?.(made);
+      // The ticks (and the first lists of the nodes just handed out) get their turn between the groups.
+      await nextTurn();
     }
     const byId = new Map(building.map((r) => [r.id, r]));
     const subnodeLaunches = result.subnodeLaunches.length === 0 ? [] : await this.deps.db.transaction(async (tx) => {
       const out: Launch[] = [];
+      const names = new RowNames();
       for (const launch of result.subnodeLaunches) {
         const parent = byId.get(launch.nodeId);
         const target = config.targets.find((t) => t.name === parent?.target);
         if (!parent || !target) continue;
         for (let i = 0; i < launch.count; i += 1) {
-          const subnode = await this.createSubnodeRow(tx, parent, target.subnodeHostname);
+          const subnode = await this.createSubnodeRow(tx, parent, target.subnodeHostname, names);
           out.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
         }
       }
+      await names.write(tx);
+      await forgetSnapshots(tx, out);
       return out;
     });
     launches.push(...subnodeLaunches);
@@ -165,10 +210,8 @@ export class Launcher {
     return this.deps.dispatch ? [] : launches;
   }
 
-  private async createSubnodeRow(tx: Repositories, parent: NodeRecord, template: string): Promise<SubnodeRecord> {
+  private async createSubnodeRow(tx: Repositories, parent: NodeRecord, template: string, names: RowNames): Promise<SubnodeRecord> {
     const row = await tx.subnodes.create({ nodeId: parent.id, state: 'building', stateTime: this.deps.clock.now() });
-    // An id the database hands out again must not come with the state of the actor that had it before.
-    await tx.snapshots.delete(subnodeActorId(row.id));
     const hostname = renderTemplate(template, {
       label: parent.label,
       provider: parent.provider,
@@ -176,15 +219,23 @@ export class Launcher {
       subnodeId: row.id,
       timestamp: Math.floor(this.deps.clock.now() / 1000),
     });
-    return tx.subnodes.updateFrom(row, { hostname });
+    return names.subnode(row, { hostname });
   }
 
-  private async createRow(tx: Repositories, label: string, provider: string, zones: readonly string[], target: string, template: string) {
+  private async createRow(
+    tx: Repositories,
+    label: string,
+    provider: string,
+    zones: readonly string[],
+    target: string,
+    template: string,
+    manager: string,
+    names: RowNames,
+  ): Promise<NodeRecord> {
     const az = (this.deps.pickZone ?? randomZone)(zones);
-    const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: hostName(), state: 'building', createdAt: this.deps.clock.now() });
-    await tx.snapshots.delete(nodeActorId(row.id));
+    const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager, state: 'building', createdAt: this.deps.clock.now() });
     const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
-    return tx.nodes.updateFrom(row, { hostname, nodename: nodeNameOf(hostname) });
+    return names.node(row, { hostname, nodename: nodeNameOf(hostname) });
   }
 
   /** (provider, image) pairs a node can boot from now. */
