@@ -55,6 +55,12 @@ export interface NodeInput {
   ipv6Preferred: boolean;
   /** A server created before a restart, when the row already records it. */
   serverId?: string;
+  /**
+   * The provider it is launched in: the effects ask it whether there is
+   * anything to reach over SSH before they read the row. Absent in
+   * snapshots saved before it was recorded.
+   */
+  provider?: string;
 }
 
 export interface NodeContext extends NodeInput, DeletionFields {
@@ -128,10 +134,12 @@ export const nodeMachine = setup({
     >,
     /** Connects over SSH until it answers or the deadline passes. */
     checkSsh: notProvided('checkSsh') as unknown as ReturnType<
-      typeof fromPromise<void, { nodeId: number; role: NodeRole; ip: string; deadline: number }>
+      typeof fromPromise<void, { nodeId: number; role: NodeRole; ip: string; deadline: number; provider?: string }>
     >,
     /** Writes the node-set files and runs the ready script (primary only), giving up at the deadline. */
-    prepareNode: notProvided('prepareNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number; deadline: number }>>,
+    prepareNode: notProvided('prepareNode') as unknown as ReturnType<
+      typeof fromPromise<void, { nodeId: number; deadline: number; ip?: string; provider?: string }>
+    >,
     /** Asks the cloud to delete the server; resolves when the cloud accepted. */
     deleteServer: notProvided('deleteServer') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; role: NodeRole; serverId: string }>
@@ -247,6 +255,7 @@ export const nodeMachine = setup({
               role: context.role,
               ip: context.ip as string,
               deadline: context.bootDeadline as number,
+              ...(context.provider !== undefined && { provider: context.provider }),
             }),
             onDone: [
               { guard: ({ context }) => context.role === 'sub', target: '#node.ready' },
@@ -262,7 +271,12 @@ export const nodeMachine = setup({
         preparing: {
           invoke: {
             src: 'prepareNode',
-            input: ({ context }) => ({ nodeId: context.nodeId, deadline: context.launchDeadline }),
+            input: ({ context }) => ({
+              nodeId: context.nodeId,
+              deadline: context.launchDeadline,
+              ...(context.ip !== undefined && { ip: context.ip }),
+              ...(context.provider !== undefined && { provider: context.provider }),
+            }),
             onDone: [
               { guard: ({ context }) => context.holdRequested, target: '#node.hold' },
               { guard: ({ context }) => context.hasTestJob, target: '#node.test' },

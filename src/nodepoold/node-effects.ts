@@ -7,6 +7,7 @@
 import { fromPromise } from 'xstate';
 import type { Label, NodepoolConfig, ProviderImage } from '../config/types.js';
 import type { Clock } from '../core/clock.js';
+import { FreshFor } from '../core/fresh-for.js';
 import { Semaphore } from '../core/semaphore.js';
 import { serverMetadata } from '../core/server-metadata.js';
 import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
@@ -45,6 +46,8 @@ export interface NodeEffectDeps {
 }
 
 export const PREPARING_AT_ONCE = 32;
+/** How long the answer to "which image does a node boot from" is used before it is read again. */
+export const BOOT_IMAGE_FRESH_MS = 1000;
 
 interface NodeSetting {
   /** The node's row; for a sub-node, its primary's. */
@@ -71,6 +74,16 @@ async function settingOf(deps: NodeEffectDeps, nodeId: number, role: NodeRole = 
   return { row, gateway, label, image, ...(subnode ? { subnode } : {}) };
 }
 
+/**
+ * The node's provider reaches nothing over SSH at this address (a simulated
+ * cloud without an SSH endpoint): its effects have nothing to do, and need
+ * not read the row to learn it. Unknown provider or address: read the row.
+ */
+function nothingToReach(deps: NodeEffectDeps, provider: string | undefined, ip: string | undefined): boolean {
+  const gateway = provider === undefined || ip === undefined ? undefined : deps.gateway(provider);
+  return gateway !== undefined && ip !== undefined && gateway.capabilities.sshEndpoint(ip) === undefined;
+}
+
 function connectionOf(setting: NodeSetting, endpoint: { host: string; port: number }, clock: Clock): SshConnectionOptions {
   return { ...endpoint, username: setting.image.username, privateKey: setting.image.privateKey, clock };
 }
@@ -91,6 +104,7 @@ async function gatewayListing(deps: NodeEffectDeps, serverId: string): Promise<P
  */
 async function prepareCreate(
   deps: NodeEffectDeps,
+  bootImages: FreshFor<BootImage | undefined>,
   nodeId: number,
   role: NodeRole,
 ): Promise<{ existing: string; setting?: undefined } | { existing?: undefined; setting: NodeSetting; boot: BootImage; flavor: Flavor }> {
@@ -99,7 +113,7 @@ async function prepareCreate(
   // A restored actor repeats this effect: a server from the first attempt is reused.
   const existing = subnode ? await gateway.serverOfSubnode(subnode.id) : await gateway.serverOfNode(row.id);
   if (existing) return { existing: existing.id };
-  const boot = await bootImage(deps.db, gateway, image);
+  const boot = await bootImages.get(`${gateway.name}/${image.name}`, () => bootImage(deps.db, gateway, image));
   if (!boot) throw new NodeEffectError('other', `no ready image ${image.name} in provider ${gateway.name}`);
   const flavor = await gateway.flavorFor(image).catch((err: unknown) => {
     throw asNodeError(err, 'other');
@@ -113,10 +127,12 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
   // first create is not queued behind everyone's database reads; the calls
   // then wait their turn in the provider's rate queue, in order.
   const preparing = new Semaphore(deps.preparingAtOnce ?? PREPARING_AT_ONCE);
+  // The creates of a burst boot the same image: they ask the database once a second, not once each.
+  const bootImages = new FreshFor<BootImage | undefined>(deps.clock, BOOT_IMAGE_FRESH_MS);
   return nodeMachine.provide({
     actors: {
       createServer: fromPromise(async ({ input }) => {
-        const plan = await preparing.run(() => prepareCreate(deps, input.nodeId, input.role));
+        const plan = await preparing.run(() => prepareCreate(deps, bootImages, input.nodeId, input.role));
         if (plan.existing !== undefined) return { serverId: plan.existing };
         const { setting, boot, flavor } = plan;
         const { gateway, row, image, subnode } = setting;
@@ -143,6 +159,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
       }),
 
       checkSsh: fromPromise(async ({ input }) => {
+        if (nothingToReach(deps, input.provider, input.ip)) return;
         const setting = await settingOf(deps, input.nodeId, input.role);
         const endpoint = setting.gateway.capabilities.sshEndpoint(input.ip);
         if (!endpoint) return;
@@ -154,6 +171,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
       }),
 
       prepareNode: fromPromise(async ({ input }) => {
+        if (nothingToReach(deps, input.provider, input.ip)) return;
         const setting = await settingOf(deps, input.nodeId);
         const { row, gateway, label } = setting;
         const endpoint = row.ip ? gateway.capabilities.sshEndpoint(row.ip) : undefined;
