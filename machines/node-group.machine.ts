@@ -107,15 +107,20 @@ export function subnodeSupervision(children: Record<string, unknown>): { to: Any
   return out;
 }
 
+export interface NodeGroupContext {
+  /** Node actors that wait for news of their server (building or deleting), as of the last tick. */
+  waiting: number;
+}
+
 export const nodeGroupMachine = setup({
   types: {
-    context: {} as Record<string, never>,
+    context: {} as NodeGroupContext,
     events: {} as NodeGroupEvent,
   },
   actors: { node: nodeMachine },
   actions: {
     /** Every launch in one step: one copy of the children, however many nodes start. */
-    spawnNodes: assign(({ spawn, self }, params: { launches: readonly NodeLaunch[] }) => {
+    spawnNodes: assign(({ context, spawn, self }, params: { launches: readonly NodeLaunch[] }) => {
       const children = self.getSnapshot().children as Record<string, unknown>;
       for (const launch of params.launches) {
         const id = actorIdOf(launch.input);
@@ -123,12 +128,13 @@ export const nodeGroupMachine = setup({
         if (children[id]) continue;
         spawn('node', { id, systemId: id, input: withResume(launch.input, launch.resumeFrom) });
       }
-      return {};
+      // Launched nodes are building: they wait for their servers from now on.
+      return { waiting: context.waiting + params.launches.length };
     }),
   },
 }).createMachine({
   id: 'nodeGroup',
-  context: {},
+  context: { waiting: 0 },
   on: {
     'launch.many': { actions: { type: 'spawnNodes', params: ({ event }) => ({ launches: event.launches }) } },
     'node.command': {
@@ -145,16 +151,28 @@ export const nodeGroupMachine = setup({
         enqueue.sendTo(id, { type: 'delete', reason: event.reason });
       }),
     },
-    /** Time for the nodes something is due for (an idle node hears nothing), and sub-node supervision. */
+    /**
+     * One pass over the nodes: time for those something is due for (an idle
+     * node hears nothing), the count of those waiting for their server (the
+     * provider lists often while there are some), and sub-node supervision
+     * where there is something to supervise.
+     */
     tick: {
-      actions: enqueueActions(({ enqueue, self, event }) => {
+      actions: enqueueActions(({ enqueue, self, event, context }) => {
         const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-        for (const child of Object.values(children)) {
-          if (!isServerActor(child.id)) continue;
-          const due = nodeWantsTimeAt(child.getSnapshot() as { value: unknown; context: NodeContext });
+        let waiting = 0;
+        let supervising = false;
+        for (const [id, child] of Object.entries(children)) {
+          if (!isServerActor(id)) continue;
+          const snapshot = child.getSnapshot() as { value: unknown; context: NodeContext };
+          const due = nodeWantsTimeAt(snapshot);
           if (due !== undefined && due <= event.now) enqueue.sendTo(child, { type: 'tick', now: event.now });
+          const standing = nodeStandingOf(snapshot.value);
+          if (standing.waitsForServer) waiting += 1;
+          if (snapshot.context.role === 'sub' || standing.waitingForSubnodes || standing.deletingSubnodes) supervising = true;
         }
-        for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
+        if (waiting !== context.waiting) enqueue.assign({ waiting });
+        if (supervising) for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
       }),
     },
     'servers.listed': {
@@ -187,8 +205,5 @@ export function groupMembers(snapshot: { children: Record<string, unknown> }): [
   return Object.entries(snapshot.children).filter(([id]) => isServerActor(id)) as [string, AnyActorRef][];
 }
 
-/** Some node of the group waits for news of its server (building or deleting): the provider lists often. */
-export function groupWaitsForServer(snapshot: { children: Record<string, unknown> }): boolean {
-  return groupMembers(snapshot).some(([, ref]) => nodeStandingOf((ref.getSnapshot() as { value: unknown }).value).waitsForServer);
-}
+
 

@@ -18,7 +18,7 @@
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
 import { isNodeGroupActor, nodeGroupActorId, parseActorId } from './actor-ids.js';
-import { groupKeyOf, groupMembers, groupWaitsForServer, nodeGroupMachine, ORPHAN_GROUP, type NodeLaunch } from './node-group.machine.js';
+import { groupKeyOf, groupMembers, nodeGroupMachine, ORPHAN_GROUP, type NodeGroupContext, type NodeLaunch } from './node-group.machine.js';
 import type { NodeEvent, NodeInput } from './node.machine.js';
 import { indexServers, type ProviderServer } from './server-list.js';
 
@@ -32,6 +32,13 @@ export interface ProviderInput {
 
 export const IDLE_LIST_INTERVAL_MS = 30_000;
 
+/**
+ * How often the nodes hear the time (their deadlines are in seconds). The
+ * provider itself hears it more often, so that its lists are not held to
+ * whole seconds.
+ */
+export const NODE_TICK_MS = 1000;
+
 export interface ProviderContext extends ProviderInput {
   /** When the last list call started (ms epoch); the next one is due an interval later. */
   listStartedAt?: number;
@@ -41,6 +48,12 @@ export interface ProviderContext extends ProviderInput {
   listFailures: number;
   /** No new nodes: the provider left the configuration and lets its nodes finish. */
   draining: boolean;
+  /** Since when some node has waited for news of its server (unset while none does). */
+  busySince?: number;
+  /** A launch, a command or an orphan since the groups last counted may have set a node waiting. */
+  newWaits: boolean;
+  /** When the nodes last heard the time. */
+  nodesTickedAt?: number;
 }
 
 export type ProviderEvent =
@@ -69,20 +82,32 @@ function groupsOf(children: Record<string, unknown>): [string, AnyActorRef][] {
   return Object.entries(children).filter(([id]) => isNodeGroupActor(id)) as [string, AnyActorRef][];
 }
 
+/** Whether some node of the provider waits for news of its server, as its groups last counted. */
+function someNodeWaits(children: Record<string, unknown>): boolean {
+  return groupsOf(children).some(([, group]) => (group.getSnapshot() as { context: NodeGroupContext }).context.waiting > 0);
+}
+
 /** Every node, sub-node and orphan actor of the provider, through its groups. */
 export function nodeActorsOf(children: Record<string, unknown>): [string, AnyActorRef][] {
   return groupsOf(children).flatMap(([, group]) => groupMembers(group.getSnapshot() as { children: Record<string, unknown> }));
 }
 
 /**
- * A list is due an interval after the last one started: the short interval
- * while some node waits for its server's status, the idle one otherwise.
+ * When the next list is due (docs/behaviour.md, "Providers"). While no node
+ * waits for its server, an idle interval after the last one. While some
+ * do, an interval after the last one, except at the start of a busy spell:
+ * a list taken before anything waited tells the new nodes nothing, and a
+ * server often boots in less than an interval, so the first lists of a
+ * spell come a quarter and a half interval after it began, then a whole
+ * one. The first list of all is due at once.
  */
-export function listIsDue(context: ProviderContext, children: Record<string, unknown>, now: number): boolean {
-  if (context.listStartedAt === undefined) return true;
-  const busy = groupsOf(children).some(([, group]) => groupWaitsForServer(group.getSnapshot() as { children: Record<string, unknown> }));
-  const interval = busy ? context.listIntervalMs : (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
-  return now - context.listStartedAt >= interval;
+export function listDueAt(context: Pick<ProviderContext, 'listStartedAt' | 'listIntervalMs' | 'idleListIntervalMs' | 'busySince'>): number {
+  const last = context.listStartedAt;
+  if (last === undefined) return -Infinity;
+  if (context.busySince === undefined) return last + (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
+  const interval = context.listIntervalMs;
+  if (last < context.busySince) return context.busySince + interval / 4;
+  return last + Math.min(interval, Math.max(interval / 4, last - context.busySince));
 }
 
 export const providerMachine = setup({
@@ -120,11 +145,12 @@ export const providerMachine = setup({
         if (!children[id]) enqueue.spawnChild('nodeGroup', { id });
         enqueue.sendTo(id, { type: 'launch.many', launches });
       }
+      if (byGroup.size > 0) enqueue.assign({ newWaits: true });
     }),
   },
 }).createMachine({
   id: 'provider',
-  context: ({ input }) => ({ ...input, listFailures: 0, draining: false }),
+  context: ({ input }) => ({ ...input, listFailures: 0, draining: false, newWaits: false }),
   type: 'parallel',
   on: {
     launch: { actions: { type: 'launchNodes', params: ({ event }) => ({ launches: [event] }) } },
@@ -132,7 +158,9 @@ export const providerMachine = setup({
     'node.command': {
       actions: enqueueActions(({ enqueue, event, self }) => {
         const id = nodeGroupActorId(groupKeyOf({ nodeId: event.nodeId, role: 'primary' }));
-        if (self.getSnapshot().children[id]) enqueue.sendTo(id, event);
+        if (!self.getSnapshot().children[id]) return;
+        enqueue.sendTo(id, event);
+        enqueue.assign({ newWaits: true });
       }),
     },
     'orphan.delete': {
@@ -140,6 +168,7 @@ export const providerMachine = setup({
         const id = nodeGroupActorId(ORPHAN_GROUP);
         if (!self.getSnapshot().children[id]) enqueue.spawnChild('nodeGroup', { id });
         enqueue.sendTo(id, event);
+        enqueue.assign({ newWaits: true });
       }),
     },
     // Nothing to do but to be an event: whoever watches the provider (a
@@ -151,21 +180,30 @@ export const providerMachine = setup({
   },
   states: {
     /**
-     * Passes the time on to the groups, which pass it to the nodes something
-     * is due for; a group left empty is stopped (new node ids go to new
-     * groups, so old ones empty for good). Nothing else is in flight on a
-     * tick, so no launch can be on its way to a group being stopped.
+     * Passes the time on to the groups once a second, which pass it to the
+     * nodes something is due for; a group left empty is stopped (new node
+     * ids go to new groups, so old ones empty for good). Nothing else is in
+     * flight on a tick, so no launch can be on its way to a group being
+     * stopped. On every tick: whether a list is due.
      */
     nodes: {
       on: {
         tick: {
           actions: enqueueActions(({ enqueue, self, event, context }) => {
+            const { now } = event;
             const children = self.getSnapshot().children as Record<string, unknown>;
-            for (const [id, group] of groupsOf(children)) {
-              if (groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length === 0) enqueue(stopChild(id));
-              else enqueue.sendTo(group, { type: 'tick', now: event.now });
+            const busy = context.newWaits || someNodeWaits(children);
+            const busySince = busy ? (context.busySince ?? now) : undefined;
+            if (busySince !== context.busySince) enqueue.assign({ busySince });
+            if (now >= listDueAt({ ...context, busySince })) enqueue.raise({ type: 'list.due', now });
+            if (context.nodesTickedAt === undefined || now - context.nodesTickedAt >= NODE_TICK_MS) {
+              for (const [id, group] of groupsOf(children)) {
+                if (groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length === 0) enqueue(stopChild(id));
+                else enqueue.sendTo(group, { type: 'tick', now });
+              }
+              // The groups count their waiting nodes now: from the next tick on, their counts say it.
+              enqueue.assign({ nodesTickedAt: now, newWaits: false });
             }
-            if (listIsDue(context, children, event.now)) enqueue.raise({ type: 'list.due', now: event.now });
           }),
         },
       },

@@ -19,6 +19,7 @@ import type { DeleteLease } from './delete-lease.js';
 import { nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
 import { hostEffectDeps, providerMachineWithEffects } from './pool-effects.js';
+import { POOL_TICK_MS } from './tuning.js';
 
 export interface NodeDeletionOptions {
   node: NodeRecord;
@@ -65,7 +66,7 @@ export class NodeDeletion implements Workload {
       { ...hostEffectDeps(host, this.log), deletesAllowed: () => true, deleteLease: this.options.deleteLease },
       { launches: false },
     );
-    return { id: providerActorId(provider.name), logic, input: { provider: provider.name, listIntervalMs: listIntervalMs(provider) }, tickMs: 1000 };
+    return { id: providerActorId(provider.name), logic, input: { provider: provider.name, listIntervalMs: listIntervalMs(provider) }, tickMs: POOL_TICK_MS };
   }
 
   async start({ root, saved }: WorkloadStart): Promise<void> {

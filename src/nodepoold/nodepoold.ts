@@ -23,12 +23,17 @@ import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
 import { PeriodicTasks, type LeakedServer, type PeriodicTasksDeps } from './periodic-tasks.js';
 import { hostEffectDeps, poolMachineWithEffects } from './pool-effects.js';
+import { POOL_TICK_MS } from './tuning.js';
 
 export interface NodepooldOptions {
   /** `--no-launches` / `--no-deletes`. */
   launches?: boolean;
   deletes?: boolean;
-  /** How often time is passed to the actors (deadlines, list and allocation intervals). */
+  /**
+   * How often time is passed to the pool and its providers (allocation and
+   * list intervals); the nodes hear it once a second whatever this is.
+   * Default 250 ms.
+   */
   tickMs?: number;
   /** How often the allocation runs at least. */
   allocateIntervalMs?: number;
@@ -89,7 +94,7 @@ export class Nodepoold implements Workload {
       allocate: () => launcher.run(),
     });
     const input: PoolInput = { providers: this.providerSettings(), allocateIntervalMs: this.options.allocateIntervalMs ?? 10_000 };
-    return { id: POOL_ACTOR_ID, logic, input, tickMs: this.options.tickMs ?? 1000 };
+    return { id: POOL_ACTOR_ID, logic, input, tickMs: this.options.tickMs ?? POOL_TICK_MS };
   }
 
   async start({ root, saved }: WorkloadStart): Promise<void> {

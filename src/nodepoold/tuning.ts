@@ -4,6 +4,9 @@
  */
 import { NodepoolError } from '../core/errors.js';
 
+/** The pool's tick: a list or an allocation waits at most this long past its time. */
+export const POOL_TICK_MS = 250;
+
 export interface NodepooldTuning {
   /** How often the allocation runs at least (it also runs at once when a node leaves). */
   allocateIntervalMs?: number;

@@ -3,7 +3,7 @@ import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
 import { nodeActorId } from '../../machines/actor-ids.js';
 import { NODE_GROUP_SIZE, nodeGroupMachine } from '../../machines/node-group.machine.js';
-import { hasNodeActors, nodeActorOf, providerMachine, supervisedNodeIds } from '../../machines/provider.machine.js';
+import { hasNodeActors, listDueAt, nodeActorOf, providerMachine, supervisedNodeIds } from '../../machines/provider.machine.js';
 import { serverForNode, type ProviderServer } from '../../machines/server-list.js';
 import { flush } from '../support/deferred.js';
 import { nodeInput } from '../support/node-input.js';
@@ -97,7 +97,7 @@ describe('a provider', () => {
     expect(h.created).toEqual([1, 2]);
   });
 
-  it('lists its servers in one call per interval for all its nodes, and seldom once they are settled', async () => {
+  it('lists its servers in one call for all its nodes: at once the first time, often while some wait, seldom once all are settled', async () => {
     const h = harness();
     for (const id of [1, 2, 3]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id) });
     await flush();
@@ -106,18 +106,37 @@ describe('a provider', () => {
     expect(h.listCalls).toBe(1);
     await flush();
     for (const id of [1, 2, 3]) expect(h.node(id)?.getSnapshot().value).toBe('ready');
-    await h.tick(1_500);
-    expect(h.listCalls).toBe(1);
-    // Every node is ready: nobody waits for a status, so the idle interval applies.
-    await h.tick(2_000);
-    expect(h.listCalls).toBe(1);
-    await h.tick(11_000);
+    // The groups count their waiting nodes once a second: until they have, the spell goes on.
+    await h.tick(1_250);
     expect(h.listCalls).toBe(2);
-    // A node that starts deleting waits for its server to go: the short interval again.
+    await h.tick(2_000);
+    await h.tick(3_000);
+    const settled = h.listCalls;
+    // Every node is ready: nobody waits for a status, so the idle interval applies.
+    await h.tick(4_000);
+    await h.tick(11_000);
+    expect(h.listCalls).toBe(settled);
+    await h.tick(14_000);
+    expect(h.listCalls).toBe(settled + 1);
+    // A node that starts deleting waits for its server to go: a busy spell, whose first list comes a quarter interval in.
     h.actor.send({ type: 'node.command', nodeId: 1, event: { type: 'delete' } });
     await flush();
-    await h.tick(12_000);
-    expect(h.listCalls).toBe(3);
+    await h.tick(14_100);
+    expect(h.listCalls).toBe(settled + 1);
+    await h.tick(14_350);
+    expect(h.listCalls).toBe(settled + 2);
+  });
+
+  it('spaces the lists of a busy spell a quarter, a half, then a whole interval apart', () => {
+    const base = { listIntervalMs: 1_000, idleListIntervalMs: 30_000 };
+    expect(listDueAt({ ...base })).toBe(-Infinity);
+    expect(listDueAt({ ...base, listStartedAt: 5_000 })).toBe(35_000);
+    // The last list was taken before anything waited: it told the waiting nodes nothing.
+    expect(listDueAt({ ...base, listStartedAt: 5_000, busySince: 8_000 })).toBe(8_250);
+    expect(listDueAt({ ...base, listStartedAt: 8_250, busySince: 8_000 })).toBe(8_500);
+    expect(listDueAt({ ...base, listStartedAt: 8_500, busySince: 8_000 })).toBe(9_000);
+    expect(listDueAt({ ...base, listStartedAt: 9_000, busySince: 8_000 })).toBe(10_000);
+    expect(listDueAt({ ...base, listStartedAt: 20_000, busySince: 8_000 })).toBe(21_000);
   });
 
   it('passes the time only to the nodes something is due for: a ready node hears no tick', async () => {
@@ -257,9 +276,9 @@ describe('a provider', () => {
       { id: 'sub-10', status: 'ACTIVE', publicV4: '127.1.0.10', nodeId: 1, subnodeId: 10 },
       { id: 'sub-11', status: 'ACTIVE', publicV4: '127.1.0.11', nodeId: 1, subnodeId: 11 },
     ]);
-    await h.tick(2_000);
+    await h.tick(2_000); // the list: every sub-node is ready
     await flush();
-    await h.tick(2_100);
+    await h.tick(3_000); // the group's supervision, once a second, tells the primary
     await flush();
     expect(h.node(1)?.getSnapshot().value).toBe('ready');
   });
@@ -275,20 +294,20 @@ describe('a provider', () => {
     ]);
     await h.tick(1_000);
     await flush();
-    await h.tick(1_100);
+    await h.tick(2_000);
     await flush();
     expect(h.node(1)?.getSnapshot().value).toBe('ready');
     h.actor.send({ type: 'node.command', nodeId: 1, event: { type: 'delete' } });
     expect(h.node(1)?.getSnapshot().value).toEqual({ deleting: 'deletingSubnodes' });
-    await h.tick(1_200);
+    await h.tick(3_000);
     await flush();
     expect(h.deleted).toEqual(['sub-10']);
-    await h.tick(2_000); // the list shows the sub-node gone: it is removed
+    await h.tick(4_000); // the list shows the sub-node gone: it is removed
     await flush();
-    await h.tick(2_100); // no sub-node left: the primary deletes its server
+    await h.tick(5_000); // no sub-node left: the primary deletes its server
     await flush();
     expect(h.deleted).toEqual(['sub-10', 'srv-1']);
-    await h.tick(3_000);
+    await h.tick(6_000);
     await flush();
     expect(hasNodeActors(h.actor.getSnapshot().children)).toBe(false);
   });
