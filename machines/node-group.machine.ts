@@ -110,6 +110,25 @@ export function subnodeSupervision(children: Record<string, unknown>): { to: Any
 export interface NodeGroupContext {
   /** Node actors that wait for news of their server (building or deleting), as of the last tick. */
   waiting: number;
+  /**
+   * Until when a tick has nothing to do: every node was still at the last
+   * pass (no effect running, nothing sent to it) and the earliest deadline
+   * is this far. Any event that reaches a node clears it. Absent: the next
+   * tick makes a pass over the nodes.
+   */
+  quietUntil?: number;
+}
+
+/** quietUntil of a group whose nodes want no time at all: only an event wakes it. */
+export const QUIET_UNTIL_WOKEN = Number.MAX_SAFE_INTEGER;
+
+/** Something reached a node and may have changed it: the next tick looks at every node. */
+const AWAKE = { quietUntil: undefined };
+
+/** A node whose state only an event can change: no effect of its is running. */
+function isStill(snapshot: { children: Record<string, unknown> }): boolean {
+  for (const _ in snapshot.children) return false;
+  return true;
 }
 
 export const nodeGroupMachine = setup({
@@ -129,7 +148,7 @@ export const nodeGroupMachine = setup({
         spawn('node', { id, systemId: id, input: withResume(launch.input, launch.resumeFrom) });
       }
       // Launched nodes are building: they wait for their servers from now on.
-      return { waiting: context.waiting + params.launches.length };
+      return { ...AWAKE, waiting: context.waiting + params.launches.length };
     }),
   },
 }).createMachine({
@@ -140,7 +159,9 @@ export const nodeGroupMachine = setup({
     'node.command': {
       actions: enqueueActions(({ enqueue, event, self }) => {
         const child = self.getSnapshot().children[nodeActorId(event.nodeId)] as AnyActorRef | undefined;
-        if (child) enqueue.sendTo(child, event.event);
+        if (!child) return;
+        enqueue.sendTo(child, event.event);
+        enqueue.assign(AWAKE);
       }),
     },
     'orphan.delete': {
@@ -149,41 +170,63 @@ export const nodeGroupMachine = setup({
         if (self.getSnapshot().children[id]) return;
         enqueue.spawnChild('node', { id, input: orphanInput(event.nodeId, event.serverId, event.now) });
         enqueue.sendTo(id, { type: 'delete', reason: event.reason });
+        enqueue.assign(AWAKE);
       }),
     },
     /**
      * One pass over the nodes: time for those something is due for (an idle
      * node hears nothing), the count of those waiting for their server (the
      * provider lists often while there are some), and sub-node supervision
-     * where there is something to supervise.
+     * where there is something to supervise. A group whose nodes are all
+     * still skips the pass until its earliest deadline: an idle pool of ten
+     * thousand nodes is not walked every second.
      */
-    tick: {
-      actions: enqueueActions(({ enqueue, self, event, context }) => {
-        const children = self.getSnapshot().children as Record<string, AnyActorRef>;
-        let waiting = 0;
-        let supervising = false;
-        for (const [id, child] of Object.entries(children)) {
-          if (!isServerActor(id)) continue;
-          const snapshot = child.getSnapshot() as { value: unknown; context: NodeContext };
-          const due = nodeWantsTimeAt(snapshot);
-          if (due !== undefined && due <= event.now) enqueue.sendTo(child, { type: 'tick', now: event.now });
-          const standing = nodeStandingOf(snapshot.value);
-          if (standing.waitsForServer) waiting += 1;
-          if (snapshot.context.role === 'sub' || standing.waitingForSubnodes || standing.deletingSubnodes) supervising = true;
-        }
-        if (waiting !== context.waiting) enqueue.assign({ waiting });
-        if (supervising) for (const { to, event: command } of subnodeSupervision(children)) enqueue.sendTo(to, command);
-      }),
-    },
+    tick: [
+      { guard: ({ context, event }) => context.quietUntil !== undefined && event.now < context.quietUntil },
+      {
+        actions: enqueueActions(({ enqueue, self, event, context }) => {
+          const children = self.getSnapshot().children as Record<string, AnyActorRef>;
+          let waiting = 0;
+          let supervising = false;
+          let still = true;
+          let sent = false;
+          let earliest = QUIET_UNTIL_WOKEN;
+          for (const [id, child] of Object.entries(children)) {
+            if (!isServerActor(id)) continue;
+            const snapshot = child.getSnapshot() as { value: unknown; context: NodeContext; children: Record<string, unknown> };
+            const due = nodeWantsTimeAt(snapshot);
+            if (due !== undefined && due <= event.now) {
+              enqueue.sendTo(child, { type: 'tick', now: event.now });
+              sent = true;
+            } else if (due !== undefined && due < earliest) earliest = due;
+            if (still && !isStill(snapshot)) still = false;
+            const standing = nodeStandingOf(snapshot.value);
+            if (standing.waitsForServer) waiting += 1;
+            if (snapshot.context.role === 'sub' || standing.waitingForSubnodes || standing.deletingSubnodes) supervising = true;
+          }
+          if (supervising) {
+            for (const { to, event: command } of subnodeSupervision(children)) {
+              enqueue.sendTo(to, command);
+              sent = true;
+            }
+          }
+          const quietUntil = still && !sent ? earliest : undefined;
+          if (waiting !== context.waiting || quietUntil !== context.quietUntil) enqueue.assign({ waiting, quietUntil });
+        }),
+      },
+    ],
     'servers.listed': {
       actions: enqueueActions(({ enqueue, event, self }) => {
+        let woken = false;
         for (const view of serverActorViews(self.getSnapshot().children)) {
           const { nodeId, serverId, role } = view.context;
           const server = serverForNode(event.index, nodeId, serverId, role);
           // A settled node only cares that its server is gone: the others' entries are news to no one.
           if (server !== null && !nodeStandingOf(view.value).waitsForServer) continue;
           enqueue.sendTo(view.ref, { type: 'server.listed', now: event.now, server });
+          woken = true;
         }
+        if (woken) enqueue.assign(AWAKE);
       }),
     },
     // A node that reached `removed` has nothing left to do: stop it so it
@@ -195,6 +238,7 @@ export const nodeGroupMachine = setup({
         if (!isServerActor(actorId)) return;
         enqueue(stopChild(actorId));
         enqueue(sendParent({ type: 'node.gone', actorId }));
+        enqueue.assign(AWAKE);
       }),
     },
   },
@@ -205,5 +249,8 @@ export function groupMembers(snapshot: { children: Record<string, unknown> }): [
   return Object.entries(snapshot.children).filter(([id]) => isServerActor(id)) as [string, AnyActorRef][];
 }
 
-
-
+/** Whether a group has a node actor left; asked of every group every second, so it stops at the first. */
+export function groupHasMembers(snapshot: { children: Record<string, unknown> }): boolean {
+  for (const id in snapshot.children) if (isServerActor(id)) return true;
+  return false;
+}

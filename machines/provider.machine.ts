@@ -18,7 +18,7 @@
  */
 import { assign, enqueueActions, fromPromise, setup, stopChild, type AnyActorRef } from 'xstate';
 import { isNodeGroupActor, nodeGroupActorId, parseActorId } from './actor-ids.js';
-import { groupKeyOf, groupMembers, nodeGroupMachine, ORPHAN_GROUP, type NodeGroupContext, type NodeLaunch } from './node-group.machine.js';
+import { groupHasMembers, groupKeyOf, groupMembers, nodeGroupMachine, ORPHAN_GROUP, type NodeGroupContext, type NodeLaunch } from './node-group.machine.js';
 import type { NodeEvent, NodeInput } from './node.machine.js';
 import { indexServers, type ProviderServer } from './server-list.js';
 
@@ -198,7 +198,7 @@ export const providerMachine = setup({
             if (now >= listDueAt({ ...context, busySince })) enqueue.raise({ type: 'list.due', now });
             if (context.nodesTickedAt === undefined || now - context.nodesTickedAt >= NODE_TICK_MS) {
               for (const [id, group] of groupsOf(children)) {
-                if (groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length === 0) enqueue(stopChild(id));
+                if (!groupHasMembers(group.getSnapshot() as { children: Record<string, unknown> })) enqueue(stopChild(id));
                 else enqueue.sendTo(group, { type: 'tick', now });
               }
               // The groups count their waiting nodes now: from the next tick on, their counts say it.
@@ -273,7 +273,7 @@ export function nodeActorOf(children: Record<string, unknown>, actorId: string):
 
 /** Whether any node, sub-node or orphan is still supervised (a draining provider ends when none is). */
 export function hasNodeActors(children: Record<string, unknown>): boolean {
-  return groupsOf(children).some(([, group]) => groupMembers(group.getSnapshot() as { children: Record<string, unknown> }).length > 0);
+  return groupsOf(children).some(([, group]) => groupHasMembers(group.getSnapshot() as { children: Record<string, unknown> }));
 }
 
 /** A provider left the configuration and its last node is gone: its pool stops it. */

@@ -237,7 +237,11 @@ export class Nodepoold implements Workload {
   /** A node whose row vanished (`delete --now`): its actor deletes nothing more and ends once the list no longer shows its server. */
   private finishVanished(nodeId: number): void {
     const actor = this.pool?.system.get(nodeActorId(nodeId)) as AnyActorRef | undefined;
-    actor?.send({ type: 'delete', reason: 'deleted by delete --now' });
+    if (!actor) return;
+    // Through its provider and group, as every command goes: a group that has been still wakes for it.
+    const provider = (actor.getSnapshot() as { context: { provider?: string } }).context.provider;
+    const providers = provider !== undefined ? [provider] : this.host.config.providers.map((p) => p.name);
+    for (const name of providers) this.send({ type: 'node.command', provider: name, nodeId, event: { type: 'delete', reason: 'deleted by delete --now' } });
   }
 
   /** The row says hold or delete (a command ran while we were away): tell the actor, which ignores what it already knows. */

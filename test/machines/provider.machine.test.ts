@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { nodeMachine, type NodeInput } from '../../machines/node.machine.js';
-import { nodeActorId } from '../../machines/actor-ids.js';
-import { NODE_GROUP_SIZE, nodeGroupMachine } from '../../machines/node-group.machine.js';
+import { nodeActorId, nodeGroupActorId } from '../../machines/actor-ids.js';
+import { NODE_GROUP_SIZE, QUIET_UNTIL_WOKEN, groupKeyOf, nodeGroupMachine, type NodeGroupContext } from '../../machines/node-group.machine.js';
 import { hasNodeActors, listDueAt, nodeActorOf, providerMachine, supervisedNodeIds } from '../../machines/provider.machine.js';
 import { serverForNode, type ProviderServer } from '../../machines/server-list.js';
 import { flush } from '../support/deferred.js';
@@ -240,6 +240,26 @@ describe('a provider', () => {
     expect(supervisedNodeIds(h.actor.getSnapshot().children)).toEqual([1]);
   });
 
+  it('leaves a group whose nodes are all still alone until an event reaches one of them', async () => {
+    const h = harness();
+    for (const id of [1, 2]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id) });
+    await flush();
+    h.setServers([1, 2].map((id) => ({ id: `srv-${id}`, status: 'ACTIVE', publicV4: `127.1.0.${id}`, nodeId: id })));
+    await h.tick(1_000);
+    await flush();
+    const groupId = nodeGroupActorId(groupKeyOf({ nodeId: 1, role: 'primary' }));
+    const quietUntil = () => ((h.actor.getSnapshot().children[groupId] as AnyActorRef).getSnapshot().context as NodeGroupContext).quietUntil;
+    await h.tick(2_000);
+    // Both nodes are ready and want no time: only an event can change them.
+    expect(quietUntil()).toBe(QUIET_UNTIL_WOKEN);
+    h.actor.send({ type: 'node.command', nodeId: 1, event: { type: 'hold', reason: 'debugging' } });
+    await flush();
+    expect(quietUntil()).toBeUndefined();
+    expect(h.node(1)?.getSnapshot().value).toBe('hold');
+    await h.tick(3_000);
+    expect(quietUntil()).toBe(QUIET_UNTIL_WOKEN);
+  });
+
   it('passes ticks on so its nodes notice their deadlines', async () => {
     const h = harness();
     h.actor.send({ type: 'launch', nodeId: 1, input: nodeInput(1) });
@@ -249,6 +269,9 @@ describe('a provider', () => {
     h.actor.send({ type: 'configure', listIntervalMs: 3_600_000 });
     await h.tick(60_000);
     expect(h.deleted).toEqual([]);
+    // The group is still until the node's deadline: the tick then is the one it acts on.
+    const group = h.actor.getSnapshot().children[nodeGroupActorId(groupKeyOf({ nodeId: 1, role: 'primary' }))] as AnyActorRef;
+    expect((group.getSnapshot().context as NodeGroupContext).quietUntil).toBe(60_001);
     await h.tick(61_001);
     expect(h.listCalls).toBe(1);
     expect(h.deleted).toEqual(['srv-1']);
