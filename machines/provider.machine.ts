@@ -52,6 +52,10 @@ export interface ProviderContext extends ProviderInput {
   busySince?: number;
   /** A launch, a command or an orphan since the groups last counted may have set a node waiting. */
   newWaits: boolean;
+  /** A launch, a command or an orphan since the last tick: the tick stamps `latestWaitAt`. */
+  waitsToStamp?: boolean;
+  /** When the latest launch, command or orphan arrived (as of the tick after it). */
+  latestWaitAt?: number;
   /** When the nodes last heard the time. */
   nodesTickedAt?: number;
 }
@@ -92,22 +96,31 @@ export function nodeActorsOf(children: Record<string, unknown>): [string, AnyAct
   return groupsOf(children).flatMap(([, group]) => groupMembers(group.getSnapshot() as { children: Record<string, unknown> }));
 }
 
+/** Something may have set a node waiting for its server. */
+const NEW_WAITS = { newWaits: true, waitsToStamp: true };
+
 /**
  * When the next list is due (docs/behaviour.md, "Providers"). While no node
  * waits for its server, an idle interval after the last one. While some
- * do, an interval after the last one, except at the start of a busy spell:
- * a list taken before anything waited tells the new nodes nothing, and a
- * server often boots in less than an interval, so the first lists of a
- * spell come a quarter and a half interval after it began, then a whole
- * one. The first list of all is due at once.
+ * do, at most an interval after the last one, and sooner after new waits: a
+ * list taken before a node waited tells it nothing, and a server often
+ * boots in less than an interval, so the lists after the latest launch (or
+ * command) come a quarter and a half interval after it, then a whole one.
+ * A steady stream of launches still gets a list every interval. The first
+ * list of all is due at once.
  */
-export function listDueAt(context: Pick<ProviderContext, 'listStartedAt' | 'listIntervalMs' | 'idleListIntervalMs' | 'busySince'>): number {
+export function listDueAt(
+  context: Pick<ProviderContext, 'listStartedAt' | 'listIntervalMs' | 'idleListIntervalMs' | 'busySince' | 'latestWaitAt'>,
+): number {
   const last = context.listStartedAt;
   if (last === undefined) return -Infinity;
-  if (context.busySince === undefined) return last + (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
+  const start = context.busySince;
+  if (start === undefined) return last + (context.idleListIntervalMs ?? IDLE_LIST_INTERVAL_MS);
   const interval = context.listIntervalMs;
-  if (last < context.busySince) return context.busySince + interval / 4;
-  return last + Math.min(interval, Math.max(interval / 4, last - context.busySince));
+  if (last < start) return start + interval / 4;
+  const since = Math.max(start, context.latestWaitAt ?? start);
+  if (last < since) return Math.min(last + interval, since + interval / 4);
+  return last + Math.min(interval, Math.max(interval / 4, last - since));
 }
 
 export const providerMachine = setup({
@@ -145,7 +158,7 @@ export const providerMachine = setup({
         if (!children[id]) enqueue.spawnChild('nodeGroup', { id });
         enqueue.sendTo(id, { type: 'launch.many', launches });
       }
-      if (byGroup.size > 0) enqueue.assign({ newWaits: true });
+      if (byGroup.size > 0) enqueue.assign(NEW_WAITS);
     }),
   },
 }).createMachine({
@@ -160,7 +173,7 @@ export const providerMachine = setup({
         const id = nodeGroupActorId(groupKeyOf({ nodeId: event.nodeId, role: 'primary' }));
         if (!self.getSnapshot().children[id]) return;
         enqueue.sendTo(id, event);
-        enqueue.assign({ newWaits: true });
+        enqueue.assign(NEW_WAITS);
       }),
     },
     'orphan.delete': {
@@ -168,7 +181,7 @@ export const providerMachine = setup({
         const id = nodeGroupActorId(ORPHAN_GROUP);
         if (!self.getSnapshot().children[id]) enqueue.spawnChild('nodeGroup', { id });
         enqueue.sendTo(id, event);
-        enqueue.assign({ newWaits: true });
+        enqueue.assign(NEW_WAITS);
       }),
     },
     // Nothing to do but to be an event: whoever watches the provider (a
@@ -194,8 +207,9 @@ export const providerMachine = setup({
             const children = self.getSnapshot().children as Record<string, unknown>;
             const busy = context.newWaits || someNodeWaits(children);
             const busySince = busy ? (context.busySince ?? now) : undefined;
-            if (busySince !== context.busySince) enqueue.assign({ busySince });
-            if (now >= listDueAt({ ...context, busySince })) enqueue.raise({ type: 'list.due', now });
+            const latestWaitAt = context.waitsToStamp ? now : context.latestWaitAt;
+            if (busySince !== context.busySince || context.waitsToStamp) enqueue.assign({ busySince, latestWaitAt, waitsToStamp: false });
+            if (now >= listDueAt({ ...context, busySince, latestWaitAt })) enqueue.raise({ type: 'list.due', now });
             if (context.nodesTickedAt === undefined || now - context.nodesTickedAt >= NODE_TICK_MS) {
               for (const [id, group] of groupsOf(children)) {
                 if (!groupHasMembers(group.getSnapshot() as { children: Record<string, unknown> })) enqueue(stopChild(id));

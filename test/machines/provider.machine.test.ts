@@ -139,6 +139,17 @@ describe('a provider', () => {
     expect(listDueAt({ ...base, listStartedAt: 20_000, busySince: 8_000 })).toBe(21_000);
   });
 
+  it('lists soon after new launches in a busy spell, and at least every interval while launches keep coming', () => {
+    const base = { listIntervalMs: 1_000, idleListIntervalMs: 30_000, busySince: 8_000 };
+    // The spell is old, but nodes were launched at 20,100: their servers are looked for a quarter, a half, then a whole interval on.
+    expect(listDueAt({ ...base, listStartedAt: 20_000, latestWaitAt: 20_100 })).toBe(20_350);
+    expect(listDueAt({ ...base, listStartedAt: 20_350, latestWaitAt: 20_100 })).toBe(20_600);
+    expect(listDueAt({ ...base, listStartedAt: 20_600, latestWaitAt: 20_100 })).toBe(21_100);
+    expect(listDueAt({ ...base, listStartedAt: 21_100, latestWaitAt: 20_100 })).toBe(22_100);
+    // Launches every tick would put the quarter off for ever: the interval since the last list bounds it.
+    expect(listDueAt({ ...base, listStartedAt: 20_000, latestWaitAt: 20_900 })).toBe(21_000);
+  });
+
   it('passes the time only to the nodes something is due for: a ready node hears no tick', async () => {
     const h = harness({ inspect: true });
     for (const id of [1, 2]) h.actor.send({ type: 'launch', nodeId: id, input: nodeInput(id, { requestedAt: 0, launchTimeoutMs: 60_000 }) });
