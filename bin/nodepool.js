@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/src/cli/nodepool.js';
+// The command line from its bundle (scripts/bundle-cli.mjs): a command starts in a fraction of the time.
+import '../dist/cli-bundle/nodepool.js';
