@@ -15,6 +15,8 @@ export interface DaemonLifecycle {
   stopTimeoutMs: number;
   /** The actor host with the daemon's workloads, once its configuration is valid and its database open. */
   host(prepared: PreparedDaemon): ActorHost;
+  /** What else must hold for the daemon to start, checked in the foreground before it detaches. */
+  checkStart?(prepared: PreparedDaemon): Promise<void>;
 }
 
 /**
@@ -26,12 +28,16 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
   const { name, options } = daemon;
   if (!options.d) {
     // Validate in the foreground, so a bad configuration is refused where the operator sees it.
-    const { db } = await prepareDaemon(name, options);
-    await db.close();
+    const prepared = await prepareDaemon(name, options);
+    try {
+      await daemon.checkStart?.(prepared);
+    } finally {
+      await prepared.db.close();
+    }
     processOutput.out(`${name}: running in the background with pid ${detach(daemon.argv)}`);
     return;
   }
-  const releasePidFile = options.p ? claimPidFile(options.p) : () => {};
+  const releasePidFile = options.p ? claimPidFile(options.p, name) : () => {};
   let prepared: PreparedDaemon;
   try {
     prepared = await prepareDaemon(name, options);

@@ -1,6 +1,8 @@
 import './heap-growth.js';
 import { ActorHost } from '../actors/host.js';
 import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
+import { systemClock } from '../core/clock.js';
+import { DatabaseLease } from '../nodepoold/database-lease.js';
 import { Nodepoold } from '../nodepoold/nodepoold.js';
 import { nodepooldTuningFromEnv } from '../nodepoold/tuning.js';
 import { runDaemon } from './daemon-lifecycle.js';
@@ -20,9 +22,12 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     argv,
     // Work in flight is persisted and resumes at the next start.
     stopTimeoutMs: 10_000,
+    checkStart: ({ db, logging }) => new DatabaseLease({ leases: db.leases, clock: systemClock, log: logging.get('nodepool.NodePool') }).check(),
     host: ({ config, db, logging }) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
-      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning }));
+      // Another nodepoold took the database over (this one was taken for dead): stop as on SIGTERM.
+      const databaseLease = { onLost: () => process.kill(process.pid, 'SIGTERM') };
+      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease }));
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
       // through the same gateways (one rate queue per provider for the whole process).
       if (options.builder && !config.imagesDir) {

@@ -1,28 +1,20 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { runsProgram } from '../core/processes.js';
 import { CommandFailure } from './failure.js';
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else; still running.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Claims the pid file (`-p`): a file left by a dead process is replaced, one
- * of a live process refuses the start. Returns the release function.
+ * Claims the pid file (`-p`) for `program`: a file left by a process that
+ * is gone, or whose pid now belongs to another program, is replaced; one of
+ * a live `program` refuses the start. Returns the release function.
  */
-export function claimPidFile(path: string, pid: number = process.pid): () => void {
+export function claimPidFile(path: string, program: string, pid: number = process.pid): () => void {
   let existing: number | undefined;
   try {
     existing = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
   } catch {
     existing = undefined;
   }
-  if (existing !== undefined && Number.isInteger(existing) && existing !== pid && isRunning(existing)) {
+  if (existing !== undefined && Number.isInteger(existing) && existing !== pid && runsProgram(existing, program)) {
     throw new CommandFailure(`already running with pid ${existing} (pid file ${path})`, { code: 'NP_DAEMON_RUNNING' });
   }
   try {

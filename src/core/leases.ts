@@ -18,6 +18,9 @@ export function nodeDeleteLease(nodeId: number): string {
   return `node-delete-${nodeId}`;
 }
 
+/** Held by the one nodepoold that drives a database's nodes (src/nodepoold/database-lease.ts). */
+export const DATABASE_LEASE = 'nodepoold';
+
 /** Only the holder of this lease plans builds and uploads; every builder then claims work. */
 export const PLANNER_LEASE = 'builder-planner';
 

@@ -18,6 +18,7 @@ import type { ConfigUpdate } from '../streams/config-watch.js';
 import { POOL_ACTOR_ID, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
 import type { Adoption, PoolInput, ProviderSettings } from '../../machines/pool.machine.js';
+import { DatabaseLease, type DatabaseLeaseOptions } from './database-lease.js';
 import { leasePerCall } from './delete-lease.js';
 import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
 import { NODE_KINDS } from './node-kinds.js';
@@ -39,6 +40,8 @@ export interface NodepooldOptions {
   allocateIntervalMs?: number;
   /** Overrides for the periodic tasks (tests: a fake SSH check, cleanup ages). */
   periodic?: Partial<Pick<PeriodicTasksDeps, 'sshCheck' | 'nodeCleanupAgeMs' | 'testCleanupAgeMs' | 'checkConcurrency'>>;
+  /** The one-nodepoold-per-database lease: what to do when it is lost, and its timings (tests). */
+  databaseLease?: Pick<DatabaseLeaseOptions, 'onLost' | 'ttlMs' | 'renewMs' | 'holderAlive' | 'owner'>;
 }
 
 export class Nodepoold implements Workload {
@@ -51,12 +54,19 @@ export class Nodepoold implements Workload {
   private readonly orphans = new Map<string, LeakedServer>();
   private orphanWatch: Subscription | undefined;
   private stopping_ = false;
+  private readonly databaseLease: DatabaseLease;
 
   constructor(
     private readonly host: ActorHost,
     private readonly options: NodepooldOptions = {},
   ) {
     this.log = host.logging.get('nodepool.NodePool');
+    this.databaseLease = new DatabaseLease({ leases: host.db.leases, clock: host.clock, log: this.log, ...options.databaseLease });
+  }
+
+  /** Before the pool exists: this nodepoold must be the only one on the database. */
+  async prepare(): Promise<void> {
+    await this.databaseLease.take();
   }
 
   /** The pool actor, for tests and the SIGUSR2 dump. */
@@ -202,6 +212,7 @@ export class Nodepoold implements Workload {
 
   async stopped(): Promise<void> {
     this.orphanWatch?.unsubscribe();
+    await this.databaseLease.release();
     this.log.info('nodepoold stopped');
   }
 

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
@@ -128,6 +129,39 @@ describe('nodepoold as a process, on SQLite', () => {
     await third.waitForLog('start', (l) => l.msg === 'nodepoold started');
     expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(third.pid));
     expect(await third.stop('SIGINT')).toBe(0);
+  });
+
+  it('refuses a second nodepoold on the same database, naming the first one’s host and pid, with -d and without', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${join(dir, 'np.db')}` });
+    const first = start(configFile, '-p', join(dir, 'first.pid'));
+    await first.waitForLog('start', (l) => l.msg === 'nodepoold started');
+
+    const holder = `nodepoold on host ${hostname()} with pid ${first.pid}`;
+    const second = await runExecutable('nodepoold', ['-d', '-c', configFile, '--no-builder', '-p', join(dir, 'second.pid')]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain('[NP_DAEMON_DATABASE_IN_USE]');
+    expect(second.stderr).toContain(holder);
+    // Without -d the check comes before it detaches, where the operator sees it.
+    const background = await runExecutable('nodepoold', ['-c', configFile, '--no-builder']);
+    expect(background.code).toBe(1);
+    expect(background.stderr).toContain(holder);
+    expect(background.stdout).not.toContain('running in the background');
+    // The first was never disturbed.
+    expect(first.exitCode).toBeUndefined();
+    expect(await first.stop('SIGTERM')).toBe(0);
+  });
+
+  it('starts despite a pid file that names a live process which is not a nodepoold', async () => {
+    const dir = tempDir();
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${join(dir, 'np.db')}` });
+    const pidFile = join(dir, 'nodepoold.pid');
+    // This test's own process: alive, and not a nodepoold (a dead daemon's pid given to another program).
+    writeFileSync(pidFile, `${process.pid}\n`);
+    const daemon = start(configFile, '-p', pidFile);
+    await daemon.waitForLog('start', (l) => l.msg === 'nodepoold started');
+    expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(daemon.pid));
+    expect(await daemon.stop('SIGTERM')).toBe(0);
   });
 
   it('without -d validates in the foreground, then runs in the background and returns', async () => {
