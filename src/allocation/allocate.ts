@@ -58,7 +58,7 @@ export function allocate(input: AllocationInput): AllocationResult {
       demands.map((d) => d.label.name),
       new Set(pool.names),
     ),
-    labels: demands.map((d) => labelDiagnostic(d, requests.get(d)?.total ?? 0, pool.names)),
+    labels: demands.map((d) => labelDiagnostic(d, requests.get(d)?.total ?? 0, pool)),
     providers: pool.names.map((provider, p) => ({
       provider,
       free: pool.free[p] ?? 0,

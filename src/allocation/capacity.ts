@@ -14,23 +14,30 @@ export interface Pool {
   weight: number[];
   /** Free servers left; every grant takes from here. */
   room: number[];
+  /** What bounds each provider's free servers: its max-servers, or the cloud's quota when that is lower. */
+  limit: readonly ProviderLimit[];
 }
+
+export type ProviderLimit = 'max-servers' | 'quota';
 
 export function openPool(input: AllocationInput): Pool {
   const { providers, labels } = input.config;
   const names = providers.map((p) => p.name);
   const index = new Map(names.map((name, i) => [name, i] as const));
   const estimate = estimateServers(input, new Map(labels.map((l) => [l.name, wholeNumber(l.subnodes)])));
+  const limit: ProviderLimit[] = [];
   const free = providers.map((p) => {
+    limit.push('max-servers');
     if (!(p.maxServers > 0)) return 0;
     const servers = wholeNumber(input.providerServers?.[p.name] ?? estimate.get(p.name) ?? 0);
-    let room = Math.max(0, Math.floor(p.maxServers) - servers);
+    const room = Math.max(0, Math.floor(p.maxServers) - servers);
     const quota = input.quotaHeadroom?.[p.name];
-    if (quota !== undefined && Number.isFinite(quota)) room = Math.min(room, wholeNumber(quota));
-    return room;
+    if (quota === undefined || !Number.isFinite(quota) || wholeNumber(quota) >= room) return room;
+    limit[limit.length - 1] = 'quota';
+    return wholeNumber(quota);
   });
   const live = providers.map((p) => p.maxServers > 0);
-  return { names, index, live, free, weight: [...free], room: [...free] };
+  return { names, index, live, free, weight: [...free], room: [...free], limit };
 }
 
 /** Servers per provider from the node counts, when the caller did not say. */

@@ -59,7 +59,7 @@ const cases: Case[] = [
     launches: { 'a@p1': 5 },
     short: { a: 'min-ready-deferred' },
     check: (r) =>
-      expect(r.labels[0]?.message).toBe('label a: 7 wanted, 5 launched: providers are full: 2 of the min-ready top-up of 4 fit'),
+      expect(r.labels[0]?.message).toBe('label a: 7 wanted, 5 launched: providers are full (p1 at max-servers): 2 of the min-ready top-up of 4 fit'),
   },
   {
     title: 'a min-ready top-up that fits exactly is launched',
@@ -202,6 +202,20 @@ const cases: Case[] = [
     input: situation({ labels: [label('a')], providers: [provider('p1', 10)], quotaHeadroom: { p1: 2 }, demand: { a: 5 } }),
     launches: { 'a@p1': 2 },
     short: { a: 'capacity' },
+    check: (r) => expect(r.labels[0]?.message).toBe('label a: 5 wanted, 2 launched: providers are full (p1 at its cloud quota), 3 queued still wait'),
+  },
+  {
+    title: 'the log names each full provider and whether max-servers or the quota bounds it',
+    input: situation({
+      labels: [label('a', { providers: ['p1', 'p2'] })],
+      providers: [provider('p1', 1), provider('p2', 10)],
+      quotaHeadroom: { p1: 5, p2: 1 },
+      demand: { a: 4 },
+    }),
+    launches: { 'a@p1': 1, 'a@p2': 1 },
+    short: { a: 'capacity' },
+    check: (r) =>
+      expect(r.labels[0]?.message).toBe('label a: 4 wanted, 2 launched: providers are full (p1 at max-servers, p2 at its cloud quota), 2 queued still wait'),
   },
   {
     title: 'an unknown quota leaves max-servers as the only limit',
@@ -250,7 +264,7 @@ const cases: Case[] = [
     }),
     launches: {},
     short: { a: 'capacity' },
-    check: (r) => expect(r.labels[0]?.message).toBe('label a: 3 wanted, 0 launched: providers are full, 1 queued still wait'),
+    check: (r) => expect(r.labels[0]?.message).toBe('label a: 3 wanted, 0 launched: providers are full (p1 at max-servers), 1 queued still wait'),
   },
   {
     title: 'nonsense counts (negative, fractional) are read as whole numbers at least zero',
