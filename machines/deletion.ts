@@ -35,6 +35,34 @@ export interface DeletionFields {
 
 export const DELETE_RETRY_MS = 10_000;
 
+/**
+ * Failed calls in a row after which a delete that keeps failing is an error
+ * for the operator rather than a warning (docs/behaviour.md, "Deleting").
+ */
+export const DELETE_FAILURES_BEFORE_ERROR = 3;
+
+/** A failed delete call, as the machine tells src (which logs it). */
+export interface DeleteFailure {
+  /** Calls so far, this one included. */
+  attempts: number;
+  /** The cloud's (or the file system's) message. */
+  error: string;
+  /** Whether this many failures in a row is an error rather than a warning. */
+  persistent: boolean;
+  /** The pause before the next call. */
+  retryInMs: number;
+}
+
+/** What to report of the failure a context records after a failed call. */
+export function deleteFailureOf(context: DeletionFields): DeleteFailure {
+  return {
+    attempts: context.deleteAttempts,
+    error: context.deleteError ?? 'unknown error',
+    persistent: context.deleteAttempts >= DELETE_FAILURES_BEFORE_ERROR,
+    retryInMs: context.deleteRetryMs ?? DELETE_RETRY_MS,
+  };
+}
+
 /** The time an event carries (`tick`, `server.listed`, ...), if any. */
 export function nowOf(event: EventObject): number | undefined {
   const now = (event as { now?: unknown }).now;
@@ -65,6 +93,8 @@ export function deletionImplementations<TContext extends DeletionFields, TEvent 
         return now === undefined ? {} : { retryDeleteAt: now + (context.deleteRetryMs ?? DELETE_RETRY_MS) };
       }),
       clearDeleteRetryDelay: update(() => ({ retryDeleteAt: undefined })),
+      /** Told to src, which logs it: a warning, then an error once it keeps failing. */
+      reportDeleteFailure: (_: unknown, _params: DeleteFailure) => {},
     },
     guards: {
       deleteRetryDelayUnset: ({ context }: { context: TContext }) => context.retryDeleteAt === undefined,
@@ -86,7 +116,13 @@ export function deleteAttempt<const TInvoke extends { src: string }, const TDone
     invoke: {
       ...invoke,
       onDone: { target: onDone },
-      onError: { target: 'deleteFailed' as const, actions: 'recordDeleteError' as const },
+      onError: {
+        target: 'deleteFailed' as const,
+        actions: [
+          'recordDeleteError' as const,
+          { type: 'reportDeleteFailure' as const, params: ({ context }: { context: DeletionFields }) => deleteFailureOf(context) },
+        ],
+      },
     },
     exit: 'countDeleteAttempt' as const,
   };

@@ -81,6 +81,13 @@ export function imageBuildMachineWithEffects(options: BuildEffectsOptions) {
         if (outcome.outcome === 'ready') log.info({ build: outcome.buildId, formats: outcome.formats }, `build ${outcome.buildId} is ready`);
         else log.error({ build: outcome.buildId, reason: outcome.failure.reason }, `build ${outcome.buildId} failed: ${outcome.failure.message}`);
       },
+      reportDeleteFailure: ({ context }, failure) => {
+        const { buildId } = context as { buildId: number };
+        const message = `deleting the files of build ${buildId} failed (attempt ${failure.attempts}): ${failure.error}; trying again in ${failure.retryInMs / 1000} s`;
+        const log = options.logging.get('nodepool.builder');
+        if (failure.persistent) log.error({ build: buildId, attempts: failure.attempts }, message);
+        else log.warn({ build: buildId, attempts: failure.attempts }, message);
+      },
     },
   });
 

@@ -97,6 +97,12 @@ export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
           log.error({ upload: outcome.uploadId, attempts: outcome.attempts }, `upload ${outcome.uploadId} failed: ${outcome.error}; ${next}`);
         }
       },
+      reportDeleteFailure: ({ context }, failure) => {
+        const { uploadId } = context as { uploadId: number };
+        const message = `deleting upload ${uploadId} from its cloud failed (attempt ${failure.attempts}): ${failure.error}; trying again in ${failure.retryInMs / 1000} s`;
+        if (failure.persistent) log.error({ upload: uploadId, attempts: failure.attempts }, message);
+        else log.warn({ upload: uploadId, attempts: failure.attempts }, message);
+      },
     },
   });
 }

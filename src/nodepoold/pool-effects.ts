@@ -60,8 +60,17 @@ const neverHere = fromPromise<never, unknown>(() => new Promise<never>(() => {})
 export function providerMachineWithEffects(deps: NodeEffectDeps & { logging: Logging }, options: { launches?: boolean } = {}) {
   const withEffects = nodeMachineWithEffects(deps).provide({
     actions: {
+      // Operators alert on ERROR lines: a failed launch is one, as in Nodepool 0.4.
       reportLaunchFailure: ({ context }, params) =>
-        deps.log.warn({ node: (context as NodeContext).nodeId, reason: params.failure.reason }, `launch failed: ${params.failure.message}`),
+        deps.log.error({ node: (context as NodeContext).nodeId, reason: params.failure.reason }, `launch failed: ${params.failure.message}`),
+      reportDeleteFailure: ({ context }, failure) => {
+        const { nodeId, serverId, role, provider } = context as NodeContext;
+        const what = role === 'sub' ? 'sub-node' : 'node';
+        const fields = { node: nodeId, server: serverId, provider, attempts: failure.attempts, error: failure.error };
+        const message = `deleting server ${serverId ?? '(unknown)'} of ${what} ${nodeId} failed (attempt ${failure.attempts}): ${failure.error}; trying again in ${failure.retryInMs / 1000} s`;
+        if (failure.persistent) deps.log.error(fields, message);
+        else deps.log.warn(fields, message);
+      },
     },
   });
   const node = resumable(

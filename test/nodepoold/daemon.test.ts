@@ -104,6 +104,35 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
     expect(second.logged(/resuming 3 node\(s\)/)[0]?.restored).toBe(3);
   });
 
+  it('a delete the cloud refuses is logged with the cloud’s message, at ERROR once it keeps failing, and shown in the row’s comment', async () => {
+    const dir = tempDir();
+    const h = await nodepoold(dir, { minReady: 1, failureRate: { delete: 1 } });
+    const node = await h.until('a ready node', async () => (await db.nodes.list({ state: 'ready' }))[0]);
+    await db.transaction(async (tx) => {
+      await tx.nodes.setState(node.id, 'delete');
+      await tx.changes.append('node', node.id, 'delete');
+    });
+    const failures = () => h.logged((l) => l.node === node.id && /^deleting server .* failed/.test(l.msg));
+    await h.until('three failed deletes', () => failures().length >= 3, { stepMs: 2_000 });
+    const [first, , third] = failures();
+    expect(first?.level).toBe('warn');
+    expect(first?.msg).toContain(`deleting server ${node.externalId} of node ${node.id} failed (attempt 1): `);
+    expect(first?.msg).toContain('HTTP 500');
+    expect(third?.level).toBe('error');
+    expect((await db.nodes.get(node.id))?.comment).toMatch(/^delete failed \(attempt \d+\): .*HTTP 500/);
+    // The cloud accepts deletes again: the node goes, and so does its server.
+    h.rewrite(config(dir, backend.uri, { minReady: 1, failureRate: { delete: 0 } }), { apply: true });
+    await h.until('the node gone', async () => !(await db.nodes.get(node.id)), { stepMs: 2_000 });
+  });
+
+  it('a failed launch is logged at ERROR with its reason', async () => {
+    const h = await nodepoold(tempDir(), { minReady: 1, failureRate: { 'error-status': 1 } });
+    const failure = await h.until('a failed launch', () => h.logged(/^launch failed/)[0], { stepMs: 1_000 });
+    expect(failure.level).toBe('error');
+    expect(failure.reason).toBe('status');
+    expect(failure.msg).toMatch(/ERROR/);
+  });
+
   it('a reload that changes the simulated cloud’s latencies takes effect without a restart', async () => {
     const dir = tempDir();
     const h = await nodepoold(dir, { minReady: 1, launchTimeout: 3_600, latency: { active: 2 } });
