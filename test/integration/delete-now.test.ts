@@ -158,7 +158,7 @@ describeEachBackend('nodepool delete --now', (backend) => {
     // nodepoold tried while the command held the lease, and was told to wait.
     expect(daemon.lines.some((l) => l.node === node.id && /is being deleted by nodepool-cli:/.test(l.msg))).toBe(true);
     // The daemon never called the cloud for that server: only the command did.
-    expect(daemon.lines.filter((l) => l.server === node.externalId && /^deleting server/.test(l.msg))).toEqual([]);
+    expect(daemon.lines.filter((l) => l.server === node.externalId && /^deleting server \S+ of node \d+$/.test(l.msg))).toEqual([]);
     expect(daemon.lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
     expect(await db.snapshots.get(`node-${node.id}`)).toBeUndefined();
     expect(await daemon.stop()).toBe(0);

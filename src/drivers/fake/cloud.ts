@@ -55,6 +55,8 @@ export class FakeCloud {
   readonly calls: Record<FakeOperation, number> = zeroCalls();
   readonly name: string;
   readonly stateFile: string | undefined;
+  /** From the name: the part of ids and addresses that differs between clouds. */
+  private readonly tag: number;
   private current: FakeCloudSettings;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -69,6 +71,7 @@ export class FakeCloud {
     this.random = options.random ?? Math.random;
     this.stateFile = settings.stateFile === undefined ? undefined : resolve(settings.stateFile);
     this.name = options.name ?? this.stateFile ?? 'fake';
+    this.tag = cloudTag(this.name);
     const now = () => this.clock.now();
     this.store = this.stateFile === undefined ? new MemoryStore(now) : new FileStore(this.stateFile, now);
     this.latency = new Latency(this.clock);
@@ -189,7 +192,7 @@ export class FakeCloud {
     const id = this.store.update((state) => {
       const now = this.clock.now();
       const image: StoredImage = {
-        id: nextId(state, 'image'),
+        id: nextId(state, 'image', this.tag),
         name: request.name,
         properties: { ...request.properties },
         diskFormat: request.diskFormat,
@@ -218,7 +221,7 @@ export class FakeCloud {
     this.ensureOpen();
     const now = this.clock.now();
     const image = this.store.update((state) => {
-      const seeded: StoredImage = { id: nextId(state, 'image'), name, properties: { ...properties }, diskFormat, createdAt: now, activeAt: now };
+      const seeded: StoredImage = { id: nextId(state, 'image', this.tag), name, properties: { ...properties }, diskFormat, createdAt: now, activeAt: now };
       state.images.push(seeded);
       return seeded;
     });
@@ -257,7 +260,7 @@ export class FakeCloud {
     this.ensureOpen();
     return this.store.update((state) => {
       const n = state.counters.floatingIp;
-      const fip = { id: nextId(state, 'floatingIp'), address: `127.30.${(n >> 8) & 255}.${n & 255}`, attached: options.attached ?? false };
+      const fip = { id: nextId(state, 'floatingIp', this.tag), address: loopbackAddress('floating', this.tag, n), attached: options.attached ?? false };
       state.floatingIps.push(fip);
       return { ...fip };
     });
@@ -318,7 +321,7 @@ export class FakeCloud {
     const n = state.counters.address++;
     const server: StoredServer = {
       ...startServerLife(now, outcome, seconds(this.current.latency.active)),
-      id: nextId(state, 'server'),
+      id: nextId(state, 'server', this.tag),
       name: request.name,
       metadata: { ...request.metadata },
       availabilityZone: request.availabilityZone ?? 'nova',
@@ -330,7 +333,7 @@ export class FakeCloud {
       ...(request.configDrive !== undefined && { configDrive: request.configDrive }),
       ...(request.networks !== undefined && { networks: request.networks.map((x) => ({ ...x })) }),
       ...(outcome === 'error' && { fault: NO_VALID_HOST }),
-      addresses: { publicV4: `127.10.${(n >> 8) & 255}.${n & 255}`, privateV4: `127.20.${(n >> 8) & 255}.${n & 255}` },
+      addresses: { publicV4: loopbackAddress('public', this.tag, n), privateV4: loopbackAddress('private', this.tag, n) },
     };
     state.servers.push(server);
     this.countAdded(state.servers, server);
@@ -351,12 +354,40 @@ function seconds(s: number): number {
   return Math.max(0, s) * 1000;
 }
 
-const ID_PREFIX = { server: '5e000000', image: '1a000000', floatingIp: 'f1000000' } as const;
+const ID_PREFIX = { server: '5e', image: '1a', floatingIp: 'f1' } as const;
 
-/** UUID-shaped like OpenStack's ids, from a counter that is never reused. */
-function nextId(state: FakeCloudState, kind: keyof typeof ID_PREFIX): string {
+/**
+ * 32 bits from the cloud's name (FNV-1a). Two clouds hand out different
+ * ids and addresses, as real clouds do, so nothing that keys by a server id
+ * (or an address) alone is fooled in a test with two providers.
+ */
+export function cloudTag(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i += 1) {
+    hash ^= name.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+/** UUID-shaped like OpenStack's ids: the kind, 24 bits of the cloud's tag, a counter that is never reused. */
+function nextId(state: FakeCloudState, kind: keyof typeof ID_PREFIX, tag: number): string {
   const n = state.counters[kind]++;
-  return `${ID_PREFIX[kind]}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+  return `${ID_PREFIX[kind]}${(tag >>> 8).toString(16).padStart(6, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+/** Addresses of one kind: 64 x 65536 of 127/8. */
+const ADDRESS_SPACE = 64 * 65536;
+
+/**
+ * The `n`th loopback address of a kind (public in 127.64-127.127, private in
+ * 127.128-127.191, floating in 127.192-127.255), counted from an offset the
+ * cloud's tag chooses: two clouds' addresses meet only after millions.
+ */
+function loopbackAddress(kind: 'public' | 'private' | 'floating', tag: number, n: number): string {
+  const base = { public: 64, private: 128, floating: 192 }[kind];
+  const v = ((tag % ADDRESS_SPACE) + n) % ADDRESS_SPACE;
+  return `127.${base + (v >> 16)}.${(v >> 8) & 255}.${v & 255}`;
 }
 
 function viewServer(s: StoredServer, now: number): Server {

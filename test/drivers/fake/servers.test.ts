@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DriverError } from '../../../src/drivers/driver.js';
 import { NO_VALID_HOST } from '../../../src/drivers/fake/index.js';
-import { advance, createNow, serverRequest, simCloud, type Sim } from './helpers.js';
+import { FakeCloud, seededRandom } from '../../../src/drivers/fake/index.js';
+import { advance, createNow, fakeSettings, serverRequest, simCloud, type Sim } from './helpers.js';
 
 let sim: Sim | undefined;
 afterEach(async () => {
@@ -30,8 +31,12 @@ describe('fake cloud servers', () => {
     const [active] = await sim.cloud.listServers();
     expect(active?.status).toBe('ACTIVE');
     expect(active?.metadata).toEqual(request.metadata);
-    expect(active?.addresses.publicV4).toMatch(/^127\.10\.\d+\.\d+$/);
-    expect(active?.addresses.privateV4).toMatch(/^127\.20\.\d+\.\d+$/);
+    // Loopback addresses in the cloud's own ranges: public 127.64-127, private 127.128-191.
+    const [, publicNet] = /^127\.(\d+)\.\d+\.\d+$/.exec(active?.addresses.publicV4 ?? '') ?? [];
+    const [, privateNet] = /^127\.(\d+)\.\d+\.\d+$/.exec(active?.addresses.privateV4 ?? '') ?? [];
+    expect(Number(publicNet)).toBeGreaterThanOrEqual(64);
+    expect(Number(publicNet)).toBeLessThan(128);
+    expect(Number(privateNet)).toBe(Number(publicNet) + 64);
     expect(active).toMatchObject({ imageId: sim.imageId, flavorId: 'm1.small' });
   });
 
@@ -45,6 +50,26 @@ describe('fake cloud servers', () => {
     await advance(sim.clock, 0.1);
     await pending;
     expect(done).toBe(true);
+  });
+
+  it('two clouds hand out different server ids and addresses, as real clouds do', async () => {
+    sim = simCloud();
+    const other = new FakeCloud(fakeSettings({}), { clock: sim.clock, random: seededRandom(42), name: 'another-provider' });
+    const otherImage = other.addImage('trusty').id;
+    const pendingTheirs = other.createServer(serverRequest(otherImage));
+    const mine = await createNow(sim);
+    const theirs = await pendingTheirs;
+    await advance(sim.clock, 10);
+    expect(theirs.id).not.toBe(mine);
+    expect(theirs.id).toMatch(/^5e[0-9a-f]{6}-0000-4000-8000-000000000001$/);
+    const [a] = await sim.cloud.listServers();
+    const [b] = await other.listServers();
+    expect(a?.addresses.publicV4).not.toBe(b?.addresses.publicV4);
+    // The same name gives the same ids again: a restarted daemon's cloud is the same cloud.
+    const again = new FakeCloud(fakeSettings({}), { clock: sim.clock, name: 'another-provider' });
+    expect(again.addImage('trusty').id).toBe(otherImage);
+    await other.close();
+    await again.close();
   });
 
   it('each server gets its own addresses and the availability zone it asked for', async () => {
