@@ -61,8 +61,10 @@ export async function databaseFor(options: GlobalOptions, config: NodepoolConfig
     );
   }
   try {
-    const db = await openDatabase(resolved.uri);
-    logging.get('nodepool.db').debug({ database: db.uri, from: resolved.source }, 'database opened');
+    const log = logging.get('nodepool.db');
+    // knex's own warnings become lines of the log (JSON where the log is JSON), not bare lines on stderr.
+    const db = await openDatabase(resolved.uri, { warnings: (text) => log.warn({ knex: true }, text) });
+    log.debug({ database: db.uri, from: resolved.source }, 'database opened');
     return db;
   } catch (err) {
     throw new CommandFailure((err as Error).message, { code: codeOf(err) ?? 'NP_DB_UNAVAILABLE' });

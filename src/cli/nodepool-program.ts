@@ -7,7 +7,7 @@ import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from '.
 import { withContext } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 import { processOutput, type Output } from './output.js';
-import { parseCount, parseId } from './parse-args.js';
+import { parseCount, parseId, parseJobName, parseReason } from './parse-args.js';
 import { runProgram } from './run-program.js';
 
 /**
@@ -96,7 +96,7 @@ export function nodepoolProgram(output: Output): Command {
       command
         .description('place a node in the HOLD state')
         .argument('<id>', 'node id', parseId)
-        .option('--reason <REASON>', 'Optional reason this node is held')
+        .option('--reason <REASON>', 'Optional reason this node is held', parseReason)
         .action(async (id: number, options: { reason?: string }, cmd: Command) =>
           withContext(globals(cmd), ({ db }) => holdNode(db, output, id, options.reason)),
         ),
@@ -141,7 +141,7 @@ export function nodepoolProgram(output: Output): Command {
     'job-create': (command) =>
       command
         .description('create job')
-        .argument('<name>', 'job name')
+        .argument('<name>', 'job name', parseJobName)
         .option('--hold-on-failure <HOLD_ON_FAILURE>', 'number of nodes to hold when this job fails', parseCount, 0)
         .action(async (name: string, options: { holdOnFailure: number }, cmd: Command) =>
           withContext(globals(cmd), ({ db }) => createJob(db, output, name, options.holdOnFailure)),

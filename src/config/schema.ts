@@ -12,6 +12,8 @@ import type {
 } from './types.js';
 
 const str = z.string();
+/** What names a label, provider, image, diskimage, flavor or target: an empty one names nothing. */
+const name = z.string().min(1, { error: 'must not be empty' });
 // zod reports a string given for z.int() as "expected number"; say integer.
 const int = z.int({ error: (iss) => (iss.code === 'invalid_type' ? 'expected an integer' : undefined) });
 const bool = z.boolean();
@@ -50,10 +52,10 @@ const zmqPublisher = z.string().regex(/^tcp:\/\/.+:\d+$/, { error: 'must look li
 
 // ---- labels ------------------------------------------------------------------
 
-export const labelProviderShape = { name: str };
+export const labelProviderShape = { name };
 
 export const labelShape = {
-  name: str,
+  name,
   image: str,
   'min-ready': int.min(-1, { error: 'must be -1 (label disabled) or more' }).optional(),
   subnodes: int.min(0, { error: 'must not be negative' }).optional(),
@@ -72,7 +74,7 @@ const labelSchema = z.object(labelShape).transform((l): Label => ({
 // ---- diskimages --------------------------------------------------------------
 
 export const diskimageShape = {
-  name: str,
+  name,
   elements: z.array(str).optional(),
   release: z.union([z.string(), z.number()]).transform(String).optional(),
   'rebuild-age': int.positive({ error: 'must be a positive number of seconds' }).optional(),
@@ -111,7 +113,7 @@ const metaSchema = z.record(z.string(), stringish).superRefine((meta, ctx) => {
 });
 
 export const providerImageShape = {
-  name: str,
+  name,
   diskimage: str.optional(),
   'min-ram': int.min(0, { error: 'must not be negative (MB)' }),
   'name-filter': str.optional(),
@@ -157,7 +159,6 @@ const networkSchema = z.preprocess(
 
 const latency = z.number().min(0, { error: 'must not be negative (seconds)' });
 const probability = z.number().min(0, { error: 'must be between 0 and 1' }).max(1, { error: 'must be between 0 and 1' });
-const count = int.min(0, { error: 'must not be negative' });
 const sshAddress = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})$/, {
   error: 'must look like host:port (or [ipv6]:port)',
 }).refine((s) => {
@@ -171,9 +172,11 @@ export const fakeFailureShape = {
   create: probability.optional(), 'error-status': probability.optional(),
   'stuck-in-build': probability.optional(), delete: probability.optional(), upload: probability.optional(),
 };
-export const fakeQuotaShape = { instances: count.optional(), cores: count.optional(), ram: count.optional() };
+/** A quota limit as Nova gives it: -1 is unlimited. */
+const quotaLimit = int.min(-1, { error: 'must be -1 (unlimited) or a number of 0 or more' });
+export const fakeQuotaShape = { instances: quotaLimit.optional(), cores: quotaLimit.optional(), ram: quotaLimit.optional() };
 export const fakeFlavorShape = {
-  name: str,
+  name,
   ram: int.positive({ error: 'must be a positive number of MB' }),
   vcpus: int.positive({ error: 'must be a positive number' }),
 };
@@ -208,7 +211,7 @@ function defined<T extends object>(o: T | undefined): Partial<{ [K in keyof T]: 
 // ---- providers ---------------------------------------------------------------
 
 export const providerShape = {
-  name: str,
+  name,
   driver: z.enum(DRIVERS).optional(),
   cloud: str.optional(),
   username: str.optional(),
@@ -290,7 +293,7 @@ export const jenkinsShape = {
   'credentials-id': str.optional(), 'test-job': str.optional(),
 };
 export const targetShape = {
-  name: str,
+  name,
   hostname: str.optional(),
   'subnode-hostname': str.optional(),
   rate: rate.optional(),

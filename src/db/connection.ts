@@ -89,28 +89,34 @@ export function parseDbUri(uri: string): Knex.Config {
   return knexConfigFor(parseDbTarget(uri));
 }
 
-export function knexConfigFor(target: DbTarget): Knex.Config {
-  return target.backend === 'sqlite' ? sqliteConfig(target) : mysqlConfig(target);
+export function knexConfigFor(target: DbTarget, warnings?: KnexWarnings): Knex.Config {
+  const log = knexLogger(warnings);
+  return target.backend === 'sqlite' ? sqliteConfig(target, log) : mysqlConfig(target, log);
 }
 
 /** How long a writer waits for another process's write lock before SQLITE_BUSY. */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
+/** Where knex's own warnings go: a daemon's or command's logger, so they are lines of its log. */
+export type KnexWarnings = (text: string) => void;
+
 /**
  * knex's logger, minus the two warnings a losing migration racer prints
  * ("Can't take lock ..."): migrate() retries those, so they are noise; and
  * minus "Acquire connection error", which openDatabase reports itself as
- * one line (DatabaseUnavailable) instead of a stack trace.
+ * one line (DatabaseUnavailable) instead of a stack trace. The rest go to
+ * `sink`: without one, to stderr.
  */
-const log: Knex.Logger = {
-  warn(message: unknown) {
+function knexLogger(sink: KnexWarnings = (text) => console.warn(`knex: ${text}`)): Knex.Logger {
+  const pass = (message: unknown) => {
     const text = String(message);
     if (/Can't take lock to run migrations|release the lock manually|Acquire connection error/.test(text)) return;
-    console.warn(`knex: ${text}`);
-  },
-};
+    sink(text);
+  };
+  return { warn: pass, error: pass, deprecate: pass };
+}
 
-function sqliteConfig(target: SqliteTarget): Knex.Config {
+function sqliteConfig(target: SqliteTarget, log: Knex.Logger): Knex.Config {
   return {
     client: 'better-sqlite3',
     log,
@@ -148,7 +154,7 @@ interface SqlitePragmas {
   prepare(source: string): unknown;
 }
 
-function mysqlConfig(target: MysqlTarget): Knex.Config {
+function mysqlConfig(target: MysqlTarget, log: Knex.Logger): Knex.Config {
   return {
     client: 'mysql2',
     log,

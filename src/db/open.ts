@@ -1,7 +1,7 @@
 /** Opening a database: connect, check it answers, migrate, hand out repositories. */
 import knexFactory from 'knex';
 import type { Knex } from 'knex';
-import { type DbBackend, type DbTarget, knexConfigFor, parseDbTarget, prepareTarget, redactUri } from './connection.js';
+import { type DbBackend, type DbTarget, type KnexWarnings, knexConfigFor, parseDbTarget, prepareTarget, redactUri } from './connection.js';
 import { DatabaseUnavailable, InvalidDbUri } from './errors.js';
 import { migrate } from './migrate.js';
 import { type Repositories, createRepositories } from './repositories.js';
@@ -17,6 +17,8 @@ export interface OpenDatabaseOptions {
   migrationTimeoutMs?: number;
   /** Where the pauses between attempts of a conflicting transaction are timed; default the system clock. */
   timer?: Timer;
+  /** Where knex's own warnings go; default stderr. */
+  warnings?: KnexWarnings;
 }
 
 export interface Database extends Repositories {
@@ -39,7 +41,7 @@ export async function openDatabase(uri: string, options: OpenDatabaseOptions = {
   if (target.backend === 'mysql' && target.database === undefined) {
     throw new InvalidDbUri(redacted, 'no database name (mysql://user:password@host:port/database)');
   }
-  const knex = await connect(target, redacted);
+  const knex = await connect(target, redacted, options.warnings);
   try {
     if (options.migrate !== false) await migrate(knex, { timeoutMs: options.migrationTimeoutMs });
   } catch (err) {
@@ -50,11 +52,11 @@ export async function openDatabase(uri: string, options: OpenDatabaseOptions = {
 }
 
 /** A knex whose first connection has been made, so a wrong URI fails here, quickly. */
-async function connect(target: DbTarget, redacted: string): Promise<Knex> {
+async function connect(target: DbTarget, redacted: string, warnings?: KnexWarnings): Promise<Knex> {
   let knex: Knex | undefined;
   try {
     prepareTarget(target);
-    knex = knexFactory(knexConfigFor(target));
+    knex = knexFactory(knexConfigFor(target, warnings));
     const connection: unknown = await knex.client.acquireConnection();
     await knex.client.releaseConnection(connection);
     return knex;

@@ -125,6 +125,39 @@ describeEachBackend('nodepool commands over the database', (backend) => {
     expect((await db.jobs.getByName('periodic-docs'))?.holdOnFailure).toBe(0);
   });
 
+  it('input the database cannot hold is refused before it, with one line and the same on every backend; nothing changes', async () => {
+    const before = await db.changes.latestId();
+    const cases: [string[], RegExp][] = [
+      [['hold', String(ids[1]), '--reason', 'x'.repeat(70_000)], /is 70000 characters long \(at most 4096\)/],
+      [['job-create', 'j'.repeat(256)], /is 256 characters long \(at most 255\)/],
+      [['job-create', 'big', '--hold-on-failure', '2147483648'], /too large \(at most 2147483647\)/],
+      [['hold', '9007199254740993'], /'9007199254740993' is too large to be an id/],
+      [['job-create', ''], /must not be empty/],
+      [['job-create', 'two\nlines'], /must be one line/],
+      [['job-create', 'bad-\uFFFD-bytes'], /is not valid UTF-8/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await nodepool(...args);
+      expect(result.code, args[0]).toBe(2);
+      expect(result.stderr, args[0]).toMatch(message);
+      expect(result.stderr, args[0]).not.toMatch(/insert into|update `|select /i);
+      expect(result.stderr.length, args[0]).toBeLessThan(1_000);
+    }
+    expect(await db.changes.since(before, 10)).toEqual([]);
+    expect((await db.nodes.get(ids[1] as number))?.comment ?? '').not.toContain('xxxx');
+  });
+
+  it('quotes and SQL metacharacters in a reason and a job name round-trip unchanged', async () => {
+    const reason = `it's "odd"; DROP TABLE node; -- \\ % _ \u00e9\u{1F600}`;
+    const held = await nodepool('hold', String(ids[0]), '--reason', reason);
+    expect(held.code, held.stderr).toBe(0);
+    expect((await db.nodes.get(ids[0] as number))?.comment).toBe(reason);
+    const name = `job'; DELETE FROM job; --"%_\u00e9`;
+    expect((await nodepool('job-create', name)).code).toBe(0);
+    const listed = JSON.parse((await nodepool('job-list', '--json')).stdout) as { name: string }[];
+    expect(listed.map((j) => j.name)).toContain(name);
+  });
+
   it('nodepool-builder refuses to start without images-dir, naming the key', async () => {
     const builder = await runExecutable('nodepool-builder', ['-d', '-c', configFile]);
     expect(builder.code).toBe(1);
@@ -180,10 +213,11 @@ describe('nodepool commands without a database', () => {
   });
 
   it('usage errors exit 2: unknown subcommand, missing or malformed id, unknown option', async () => {
-    for (const args of [['frobnicate'], ['hold'], ['hold', 'abc'], ['delete', '0'], ['list', '--bogus'], ['job-create', 'x', '--hold-on-failure', '-1']]) {
+    for (const args of [[], ['frobnicate'], ['hold'], ['hold', 'abc'], ['delete', '0'], ['list', '--bogus'], ['job-create', 'x', '--hold-on-failure', '-1']]) {
       const result = await runExecutable('nodepool', args);
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr, args.join(' ')).toMatch(/error/);
+      // No command at all: the usage, as an error.
+      expect(result.stderr, args.join(' ')).toMatch(args.length === 0 ? /^Usage: nodepool/ : /error/);
     }
   });
 

@@ -188,6 +188,11 @@ const cases: Case[] = [
     want: (t) => ({ path: 'labels[0].min-ready', line: lineOf(t, 'min-ready'), message: 'must be -1 (label disabled) or more' }),
   },
   {
+    story: 'an empty label name',
+    text: configText({ labels: ["- name: ''", '  image: img', '  providers:', '    - name: prov'] }),
+    want: (t) => ({ path: 'labels[0].name', line: lineOf(t, "name: ''"), message: 'must not be empty' }),
+  },
+  {
     story: 'negative subnodes',
     text: configText({ labels: [...BASE.labels, '  subnodes: -1'] }),
     want: (t) => ({ path: 'labels[0].subnodes', line: lineOf(t, 'subnodes'), message: 'must not be negative' }),

@@ -63,6 +63,13 @@ describe('defaults', () => {
     });
   });
 
+  it('a quota of -1 in a simulated cloud is unlimited, as docs/fake-cloud.md says; -2 is refused', () => {
+    const fake = (quota: string) =>
+      load(configText({ providers: provider('prov', 'driver: fake', 'max-servers: 5', 'fake:', `  quota: ${quota}`, 'images:', '  - name: img', '    min-ram: 1') })).result;
+    expect(fake('{instances: -1, cores: -1, ram: -1}').config?.providers[0]?.fake?.quota).toEqual({ instances: -1, cores: -1, ram: -1 });
+    expect(fake('{instances: -2}').problems.map((p) => p.message)).toContain('must be -1 (unlimited) or a number of 0 or more');
+  });
+
   it('fake settings given in part keep the other defaults', () => {
     const { result } = load(configText({
       providers: provider('prov', 'driver: fake', 'max-servers: 5', 'fake:', '  latency: {create: 0}',
