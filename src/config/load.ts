@@ -3,7 +3,7 @@
  * validate with the schema, then cross-check. Every failure becomes a
  * problem with file, line and path; nothing here throws for a bad file.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, YAMLError } from 'yaml';
 import { findCloudsYaml, loadCloudsYaml } from './clouds.js';
 import type { CloudEntry } from './clouds.js';
@@ -34,18 +34,40 @@ export interface ConfigResult {
   ignored: string[];
 }
 
+/** Problems reported at the most; past them, one more says how many were left out. */
+export const MAX_PROBLEMS = 100;
+
 export function loadConfig(file: string, options: LoadOptions = {}): ConfigResult {
   const read = readTextFile(file, 'configuration file');
   if ('error' in read) return failed({ file, path: '', message: read.error, severity: 'error' });
+  try {
+    return capped(file, parseAndValidate(file, read.text, options));
+  } catch (err) {
+    // The YAML library and the validation recurse into nested values: a file nested thousands deep ends here.
+    if (err instanceof RangeError) return failed({ file, path: '(top)', message: 'the file nests too deeply to be a configuration', severity: 'error' });
+    throw err;
+  }
+}
 
+/** The first MAX_PROBLEMS problems, and one that counts the rest. */
+function capped(file: string, result: ConfigResult): ConfigResult {
+  if (result.problems.length <= MAX_PROBLEMS) return result;
+  const rest = result.problems.length - MAX_PROBLEMS;
+  const errors = result.problems.slice(MAX_PROBLEMS).filter((p) => p.severity === 'error').length;
+  const more: ConfigProblem = { file, path: '', message: `and ${rest} more problem(s) (${errors} of them errors), not shown`, severity: errors > 0 ? 'error' : 'warning' };
+  return { ...result, problems: [...result.problems.slice(0, MAX_PROBLEMS), more] };
+}
+
+function parseAndValidate(file: string, text: string, options: LoadOptions): ConfigResult {
   const lineCounter = new LineCounter();
   // YAML 1.1 is what PyYAML (and so Nodepool 0.4) read: `yes`/`no` are booleans there.
-  const doc = parseDocument(read.text, { lineCounter, version: '1.1', uniqueKeys: false, prettyErrors: false });
-  const syntax = [...doc.errors.map((e) => yamlProblem(file, e, lineCounter, 'error')),
-    ...doc.warnings.map((e) => yamlProblem(file, e, lineCounter, 'warning'))];
+  const doc = parseDocument(text, { lineCounter, version: '1.1', uniqueKeys: false, prettyErrors: false });
+  const syntax: ConfigProblem[] = [];
+  for (const e of doc.errors) syntax.push(yamlProblem(file, e, lineCounter, 'error'));
+  for (const e of doc.warnings) syntax.push(yamlProblem(file, e, lineCounter, 'warning'));
   if (hasErrors(syntax)) return { problems: syntax, ignored: [] };
 
-  const raw = toPlain(file, doc);
+  const raw = toPlain(file, doc, lineCounter);
   if ('problem' in raw) return { problems: [...syntax, raw.problem], ignored: [] };
   const shape = checkTopLevel(file, doc, raw.value, lineCounter);
   if (shape) return { problems: [...syntax, shape], ignored: [] };
@@ -54,7 +76,9 @@ export function loadConfig(file: string, options: LoadOptions = {}): ConfigResul
 
 function validate(file: string, doc: Document, raw: unknown, lineCounter: LineCounter, syntax: ConfigProblem[], options: LoadOptions): ConfigResult {
   const positions = new SourcePositions(doc, lineCounter);
-  const problems = [...syntax, ...duplicateKeyWarnings(file, doc, positions)];
+  const problems = [...syntax];
+  // One at a time: spreading a hundred thousand problems into push() overflows the stack.
+  for (const problem of duplicateKeyWarnings(file, doc, positions)) problems.push(problem);
   const ignored: string[] = [];
   for (const finding of findExtraKeys(raw)) {
     if (finding.kind === 'ignored') ignored.push(formatPath(finding.path));
@@ -63,10 +87,10 @@ function validate(file: string, doc: Document, raw: unknown, lineCounter: LineCo
 
   const parsed = nodepoolSchema.safeParse(raw);
   if (!parsed.success) {
-    problems.push(...parsed.error.issues.map((issue) => issueToProblem(issue, raw, file, positions)));
+    for (const issue of parsed.error.issues) problems.push(issueToProblem(issue, raw, file, positions));
     return { problems: sortByLine(problems), ignored };
   }
-  problems.push(...crossCheck({ config: parsed.data, file, positions, clouds: readClouds(options, problems, file) }));
+  for (const problem of crossCheck({ config: parsed.data, file, positions, clouds: readClouds(options, problems, file) })) problems.push(problem);
   const sorted = sortByLine(problems);
   return hasErrors(sorted) ? { problems: sorted, ignored } : { config: parsed.data, problems: sorted, ignored };
 }
@@ -91,17 +115,33 @@ function yamlProblem(file: string, e: YAMLError, lines: LineCounter, severity: '
     return { file, line: lines.linePos(e.pos[0]).line, path: '', message: 'YAML syntax: the file holds more than one document (---); nodepool.yaml must be a single document', severity };
   }
   const line = e.linePos?.[0].line ?? lines.linePos(e.pos[0]).line;
+  // The parser recurses into nested flow collections and reports its own stack overflow.
+  if (/Maximum call stack size exceeded/.test(message)) return { file, line, path: '', message: 'YAML: the file nests too deeply to be a configuration', severity };
   return { file, line, path: '', message: `YAML syntax: ${message}`, severity };
 }
 
 /** An empty file or a file that is not a mapping cannot be read key by key. */
 /** The plain value; aliases are expanded, within a bound that stops "billion laughs" files. */
-function toPlain(file: string, doc: Document): { value: unknown } | { problem: ConfigProblem } {
+function toPlain(file: string, doc: Document, lines: LineCounter): { value: unknown } | { problem: ConfigProblem } {
   try {
     return { value: doc.toJS({ maxAliasCount: 10_000 }) };
   } catch (err) {
-    return { problem: { file, path: '(top)', message: `YAML: ${(err as Error).message}`, severity: 'error' } };
+    if (err instanceof RangeError) throw err;
+    return { problem: { file, line: unresolvedAliasLine(doc, lines), path: '(top)', message: `YAML: ${(err as Error).message}`, severity: 'error' } };
   }
+}
+
+/** The line of the first alias whose anchor is not defined before it, if that is what failed. */
+function unresolvedAliasLine(doc: Document, lines: LineCounter): number | undefined {
+  let line: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined || node.range === undefined || node.range === null) return undefined;
+      line = lines.linePos(node.range[0]).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
 }
 
 function checkTopLevel(file: string, doc: Document, value: unknown, lines: LineCounter): ConfigProblem | undefined {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -323,6 +324,50 @@ describe('a file that cannot be read', () => {
     expect(result.problems[0]?.message).toBe('configuration file not found (a part of its path is not a directory)');
   });
 
+  it('a device or a pipe is not read: -c /dev/zero would grow without end, a FIFO would block', () => {
+    expect(loadConfig('/dev/zero').problems.map((p) => p.message)).toEqual([
+      'configuration file is not a regular file (a device, a pipe or a socket); give the path of a file',
+    ]);
+    const fifo = join(tempDir(), 'nodepool.yaml');
+    execFileSync('mkfifo', [fifo]);
+    expect(loadConfig(fifo).problems[0]?.message).toMatch(/is not a regular file/);
+  });
+
+  it('a file over 5 MB is refused before it is read', () => {
+    const file = writeFile(tempDir(), 'nodepool.yaml', `# ${'x'.repeat(6 * 1024 * 1024)}\n`);
+    expect(loadConfig(file).problems.map((p) => p.message)).toEqual(['configuration file is 6.0 MB; a configuration file may be at most 5 MB']);
+  });
+});
+
+describe('files made to break the reader', () => {
+  it('a hundred thousand problems: the first 100 and a count, no stack overflow', () => {
+    const labels = Array.from({ length: 50_000 }, (_, i) => `  - {name: l${i}, image: img, min-ready: -5}`);
+    const { result } = load(['labels:', ...labels, 'providers: []', 'targets: []'].join('\n'));
+    expect(result.config).toBeUndefined();
+    expect(result.problems).toHaveLength(101);
+    expect(result.problems[100]?.message).toMatch(/^and \d+ more problem\(s\) \(\d+ of them errors\), not shown$/);
+    expect(result.problems[100]?.severity).toBe('error');
+  });
+
+  it('nesting thousands deep is one clear error', () => {
+    const { result } = load(`labels: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`);
+    expect(result.problems.map((p) => p.message)).toEqual(['YAML: the file nests too deeply to be a configuration']);
+  });
+
+  it('an alias bomb is stopped', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`)];
+    const { result } = load(`${bomb.join('\n')}\n`);
+    expect(result.config).toBeUndefined();
+    expect(result.problems[0]?.message).toMatch(/^YAML: /);
+  });
+
+  it('an alias to an anchor that is not defined names its line', () => {
+    const { result } = load('labels:\n  - name: a\n    image: *nope\n');
+    expect(result.problems).toMatchObject([{ line: 3, message: expect.stringContaining('Unresolved alias') as unknown }]);
+  });
+});
+
+describe('a file that cannot be read, as a user', () => {
   it.skipIf(process.getuid?.() === 0)('an unreadable file says permission denied', () => {
     const file = writeFile(tempDir(), 'nodepool.yaml', configText());
     chmodSync(file, 0o000);
