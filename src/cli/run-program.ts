@@ -2,9 +2,13 @@ import { CommanderError, type Command } from 'commander';
 import { CommandFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './failure.js';
 import type { Output } from './output.js';
 import { codeOf } from '../core/errors.js';
+import { databaseReason } from '../db/errors.js';
 
 /** `[NP_DB_UNAVAILABLE] database ... is unavailable: ...`, or the bare message of an error without a code. */
 function withCode(err: unknown): string {
+  // A database driver's error is told by its reason: never the SQL statement it failed on.
+  const database = databaseReason(err);
+  if (database !== undefined) return `the database refused the change: ${database}`;
   const message = (err as Error | null)?.message ?? String(err);
   const code = codeOf(err);
   return code ? `[${code}] ${message}` : message;

@@ -81,3 +81,21 @@ export function isForeignKeyViolation(err: unknown): boolean {
   // SQLite reports ON DELETE RESTRICT as a trigger constraint.
   return e?.code === 'SQLITE_CONSTRAINT_TRIGGER' && typeof e.message === 'string' && e.message.includes('FOREIGN KEY');
 }
+
+/**
+ * What a database driver's error says, without the statement: knex puts the
+ * whole SQL in front of the driver's message (70 KB for a long value), and
+ * an operator needs the reason, not the statement. Undefined for an error
+ * that is not a database driver's.
+ */
+export function databaseReason(err: unknown): string | undefined {
+  const e = err as { sql?: unknown; sqlMessage?: unknown; code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return undefined;
+  const code = typeof e.code === 'string' && /^(ER_|SQLITE_)/.test(e.code) ? e.code : undefined;
+  if (typeof e.sqlMessage === 'string') return `${e.sqlMessage}${code ? ` (${code})` : ''}`;
+  if (e.sql === undefined && code === undefined) return undefined;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  // knex: "<statement> - <driver's message>"
+  const reason = message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message;
+  return `${reason.slice(0, 300)}${code && !reason.includes(code) ? ` (${code})` : ''}`;
+}
