@@ -21,14 +21,22 @@
 import type { AnyActorRef } from 'xstate';
 import type { Clock } from '../core/clock.js';
 import { nextTurn } from '../core/next-turn.js';
-import type { Database, Repositories } from '../db/index.js';
+import { isDatabaseUnreachable, type Database, type Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { PersistedKind, SnapshotView } from './persisted-kind.js';
 
 /** Snapshots written per transaction at most. */
 export const BATCH_SIZE = 500;
-/** A batch that failed is tried again after these pauses (a database blip) before its writes are given up and logged. */
+/** A batch the database refused is tried again after these pauses (a write conflict) before it is given up and logged. */
 const RETRY_PAUSES_MS = [200, 1000];
+/**
+ * While the database does not answer, the writes wait: tried again after a
+ * pause that doubles from the first to the last, for as long as it takes.
+ * Nothing is given up, or the rows would say what the actors no longer are
+ * (a node gone from the cloud still `ready` in the database, so never
+ * replaced).
+ */
+const OUTAGE_PAUSE_MS = { first: 500, last: 10_000 };
 
 export class ActorPersistence {
   /** Actors with a snapshot waiting to be written, in the order they changed. */
@@ -36,6 +44,8 @@ export class ActorPersistence {
   /** The last snapshot object seen per actor: XState hands out the same object when an event changed nothing. */
   private readonly seen = new Map<string, unknown>();
   private writing: Promise<void> | undefined;
+  /** Since when the database has not answered (unset while it does). */
+  private outageSince: number | undefined;
 
   constructor(
     private readonly db: Database,
@@ -85,26 +95,52 @@ export class ActorPersistence {
   }
 
   private async writeWithRetries(batch: [string, AnyActorRef][]): Promise<void> {
-    for (const pause of [...RETRY_PAUSES_MS, undefined]) {
+    let refusals = 0;
+    let outagePause = OUTAGE_PAUSE_MS.first;
+    for (;;) {
       try {
         const gone = await this.db.transaction((tx) => this.writeBatch(tx, batch));
         for (const [actorId, kind] of gone) {
           this.seen.delete(actorId);
           this.onRecordGone(actorId, kind);
         }
+        this.outageOver();
         return;
       } catch (err) {
         // Newer states of these actors are waiting: writing them supersedes this batch.
         const rest = batch.filter(([actorId]) => !this.pending.has(actorId));
-        if (pause === undefined || rest.length === 0) {
+        if (rest.length === 0) return;
+        batch = rest;
+        let pause: number;
+        if (isDatabaseUnreachable(err)) {
+          this.outageBegins(err);
+          pause = outagePause;
+          outagePause = Math.min(OUTAGE_PAUSE_MS.last, outagePause * 2);
+        } else if (refusals < RETRY_PAUSES_MS.length) {
+          this.log.warn({ err, actors: rest.length }, `could not persist the state of ${rest.length} actor(s); trying again`);
+          pause = RETRY_PAUSES_MS[refusals] as number;
+          refusals += 1;
+        } else {
           this.log.error({ err, actors: batch.length }, `could not persist the state of ${batch.length} actor(s)`);
           return;
         }
-        this.log.warn({ err, actors: rest.length }, `could not persist the state of ${rest.length} actor(s); trying again`);
-        batch = rest;
         await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), pause));
       }
     }
+  }
+
+  /** Logged once per outage, not once per attempt. */
+  private outageBegins(err: unknown): void {
+    if (this.outageSince !== undefined) return;
+    this.outageSince = this.clock.now();
+    this.log.error({ err }, 'the database does not answer: the actors go on, and their states are written once it answers again');
+  }
+
+  private outageOver(): void {
+    if (this.outageSince === undefined) return;
+    const seconds = Math.round((this.clock.now() - this.outageSince) / 1000);
+    this.outageSince = undefined;
+    this.log.info({ outageSeconds: seconds }, `the database answers again after ${seconds} s; the states kept meanwhile are written`);
   }
 
   /**

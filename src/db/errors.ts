@@ -99,3 +99,28 @@ export function databaseReason(err: unknown): string | undefined {
   const reason = message.includes(' - ') ? message.slice(message.lastIndexOf(' - ') + 3) : message;
   return `${reason.slice(0, 300)}${code && !reason.includes(code) ? ` (${code})` : ''}`;
 }
+
+/** Error codes of a database that does not answer (down, restarting, unreachable), as the drivers give them. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR',
+]);
+
+/**
+ * Whether an error says the database is not answering, rather than that it
+ * refused a statement: work waits for such a database instead of giving up.
+ */
+export function isDatabaseUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; errno?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+  // knex's pool gave up waiting for a connection the database would not give.
+  return e.name === 'KnexTimeoutError';
+}

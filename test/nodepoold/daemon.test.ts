@@ -133,6 +133,42 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
     expect(failure.msg).toMatch(/ERROR/);
   });
 
+  it('a database that stops answering: the actors go on, their states wait, and once it answers the rows catch up and lost nodes are replaced', async () => {
+    const dir = tempDir();
+    const h = await nodepoold(dir, { minReady: 3, latency: { create: 0.1, active: 0.5, delete: 0.1 } });
+    await h.until('3 ready nodes', async () => (await ready(h)) === 3);
+    const before = await db.nodes.list();
+    // The database goes away: every transaction fails as a refused connection does.
+    const transaction = db.transaction.bind(db);
+    let down = true;
+    db.transaction = ((fn: never) => (down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' })) : transaction(fn))) as typeof db.transaction;
+    // Meanwhile the servers of two nodes vanish from the cloud.
+    const cloud = fakeCloudFor(loadConfigOrThrow(h.configFile).providers[0] as never);
+    // A minute passes (by hand: the harness's own steps wait for the writes, which wait for the database).
+    const removed = Promise.all(before.slice(0, 2).map((node) => cloud.deleteServer(node.externalId ?? '')));
+    for (let second = 0; second < 60; second += 1) {
+      h.simulated?.increment(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await removed;
+    // The rows still say ready: nothing could be written.
+    expect((await db.nodes.list({ state: 'ready' })).length).toBe(3);
+    down = false;
+    // By hand again: the writes wait out their pause on the simulated clock, which the harness's steps would wait for.
+    const caughtUp = async () => {
+      const rows = await db.nodes.list({ state: 'ready' });
+      return rows.length === 3 && !rows.some((r) => r.id === before[0]?.id || r.id === before[1]?.id);
+    };
+    for (let second = 0; second < 300 && !(await caughtUp()); second += 1) {
+      h.simulated?.increment(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await caughtUp()).toBe(true);
+    expect(h.logged(/^the database does not answer/)).toHaveLength(1);
+    expect(h.logged(/^the database answers again after \d+ s/)).toHaveLength(1);
+    expect(h.logged(/could not persist the state of \d+ actor\(s\)$/)).toEqual([]);
+  });
+
   it('a reload that changes the simulated cloud’s latencies takes effect without a restart', async () => {
     const dir = tempDir();
     const h = await nodepoold(dir, { minReady: 1, launchTimeout: 3_600, latency: { active: 2 } });
