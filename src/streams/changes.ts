@@ -71,10 +71,18 @@ export function pollChanges(source: ChangeSource, options: PollChangesOptions = 
       }
       return page(start());
     };
+    // A failing poll is logged when it starts failing and when it answers again, not every interval.
+    let failingSince: number | undefined;
     const drain = (): Observable<Page> => poll().pipe(
       expand((p) => (p.full && p.lastRead !== undefined ? page(p.lastRead) : EMPTY)),
+      tap(() => {
+        if (failingSince === undefined) return;
+        logger?.info({ seconds: Math.round((scheduler.now() - failingSince) / 1000) }, 'the change log can be read again');
+        failingSince = undefined;
+      }),
       catchError((err: unknown) => {
-        logger?.warn({ err }, `polling the change log failed; trying again in ${intervalMs} ms`);
+        if (failingSince === undefined) logger?.warn({ err }, `polling the change log failed; trying again every ${intervalMs} ms until it answers`);
+        failingSince ??= scheduler.now();
         return EMPTY;
       }),
     );

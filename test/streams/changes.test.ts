@@ -134,16 +134,19 @@ describe('pollChanges', () => {
     expect(log.queries).toBe(3);
   });
 
-  it('a failing poll is logged and retried at the next interval; the stream goes on', async () => {
+  it('a failing poll is logged once, retried every interval, and its end is logged; the stream goes on', async () => {
     const log = new MemoryChangeLog();
     const { ids, errors, lines, tick } = poll(log, { startAfter: 0 });
     log.append(2);
-    log.failures = 1;
+    log.failures = 3;
     await tick(0);
+    await tick();
+    await tick();
     expect(ids).toEqual([]);
-    expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['polling the change log failed; trying again in 1000 ms']);
+    expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['polling the change log failed; trying again every 1000 ms until it answers']);
     await tick();
     expect(ids).toEqual([1, 2]);
+    expect(lines.filter((l) => l.level === 'info').map((l) => l.msg)).toEqual(['the change log can be read again']);
     expect(errors).toEqual([]);
   });
 
