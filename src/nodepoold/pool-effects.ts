@@ -6,6 +6,7 @@
  */
 import { fromPromise } from 'xstate';
 import { nodeIdFromMetadata, subnodeIdFromMetadata } from '../core/server-metadata.js';
+import { isDatabaseUnreachable } from '../db/index.js';
 import type { Server } from '../drivers/driver.js';
 import type { ProviderGateway } from '../gateway/index.js';
 import type { ActorHost } from '../actors/host.js';
@@ -96,8 +97,23 @@ export function providerMachineWithEffects(deps: NodeEffectDeps & { logging: Log
 }
 
 export function poolMachineWithEffects(deps: PoolEffectDeps) {
+  // While the database does not answer, every allocation fails the same way: said once, and once when it works again.
+  let waitingForDatabase = false;
+  const allocate = async () => {
+    const launches = await deps.allocate();
+    if (waitingForDatabase) deps.log.info('allocation runs again');
+    waitingForDatabase = false;
+    return launches;
+  };
   return poolMachine.provide({
-    actors: { provider: providerMachineWithEffects(deps), allocate: fromPromise(() => deps.allocate()) },
-    actions: { reportAllocationFailure: (_, params) => deps.log.error({ err: params.error }, 'allocation failed') },
+    actors: { provider: providerMachineWithEffects(deps), allocate: fromPromise(allocate) },
+    actions: {
+      reportAllocationFailure: (_, params) => {
+        const unreachable = isDatabaseUnreachable(params.error);
+        if (unreachable && waitingForDatabase) return;
+        waitingForDatabase = unreachable;
+        deps.log.error({ err: params.error }, unreachable ? 'allocation failed: the database does not answer; it is tried again until it does' : 'allocation failed');
+      },
+    },
   });
 }

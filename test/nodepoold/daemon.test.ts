@@ -167,6 +167,7 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
     expect(h.logged(/^the database does not answer/)).toHaveLength(1);
     expect(h.logged(/^the database answers again after \d+ s/)).toHaveLength(1);
     expect(h.logged(/could not persist the state of \d+ actor\(s\)$/)).toEqual([]);
+
   });
 
   it('a reload that changes the simulated cloud’s latencies takes effect without a restart', async () => {
