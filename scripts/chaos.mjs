@@ -4,13 +4,15 @@
 // refusal was due. Not part of `npm test`; `--short` runs a small version of
 // each scenario, as CI does after the tests.
 //
-//   npm run chaos -- [--short] [--scenarios config-fuzz,cli-input] [--backends sqlite,mariadb]
+//   npm run chaos -- [--short] [--scenarios config-fuzz,cli-input,reload-abuse] [--backends sqlite,mariadb]
 //
 // Scenarios so far: config-fuzz (generated invalid nodepool.yaml files:
 // broken YAML, alias bombs, binary garbage, deep nesting, a 20 MB file,
-// wrong types and values) and cli-input (bad ids, oversized and odd values,
-// quotes and SQL characters that must round-trip unchanged).
-import { execFile } from 'node:child_process';
+// wrong types and values), cli-input (bad ids, oversized and odd values,
+// quotes and SQL characters that must round-trip unchanged) and
+// reload-abuse (a running nodepoold's file rewritten a hundred times in
+// twenty seconds, valid and not, converging to the last valid one).
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,7 +28,7 @@ const MYSQL = process.env.NODEPOOL_TEST_MYSQL_URI || 'mysql://root@127.0.0.1:330
 const HANG_MS = 10_000;
 
 function parseArgs(argv) {
-  const options = { short: false, scenarios: ['config-fuzz', 'cli-input'], backends: ['sqlite', 'mariadb'] };
+  const options = { short: false, scenarios: ['config-fuzz', 'cli-input', 'reload-abuse'], backends: ['sqlite', 'mariadb'] };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     const value = () => {
@@ -38,7 +40,7 @@ function parseArgs(argv) {
     else if (arg === '--scenarios') options.scenarios = value().split(',');
     else if (arg === '--backends') options.backends = value().split(',');
     else if (arg === '--help' || arg === '-h') {
-      console.log('npm run chaos -- [--short] [--scenarios config-fuzz,cli-input] [--backends sqlite,mariadb]');
+      console.log('npm run chaos -- [--short] [--scenarios config-fuzz,cli-input,reload-abuse] [--backends sqlite,mariadb]');
       process.exit(0);
     } else throw new Error(`unknown option ${arg}`);
   }
@@ -202,12 +204,92 @@ async function cliInput(backend, short) {
   });
 }
 
+// ---- reload-abuse ------------------------------------------------------------------
+
+/**
+ * nodepoold on SQLite and a simulated cloud, its file rewritten `rewrites`
+ * times over `seconds`, valid (min-ready 1 to 4) and invalid (broken YAML,
+ * wrong types, binary garbage) in turn; the last file is valid with
+ * min-ready 6. The daemon must stay up and reach 6 ready nodes.
+ */
+async function reloadAbuse(short) {
+  const dir = mkdtempSync(join(tmpdir(), 'nodepool-chaos-reload-'));
+  const configFile = join(dir, 'nodepool.yaml');
+  const random = seededRandom(7);
+  const config = (minReady) => ({
+    ...VALID,
+    dburi: `sqlite://${join(dir, 'np.db')}`,
+    labels: [{ ...VALID.labels[0], 'min-ready': minReady }],
+    providers: [{ ...VALID.providers[0], 'max-servers': 10, rate: 0.01, fake: { 'state-file': join(dir, 'fake-a.json'), latency: { create: 0.05, active: 0.2, delete: 0.1 } } }],
+  });
+  const invalid = [
+    () => `${stringifyYaml(config(2))}labels: [unclosed\n`,
+    () => stringifyYaml({ ...config(2), labels: [{ ...VALID.labels[0], 'min-ready': 'lots' }] }),
+    () => Buffer.from(Array.from({ length: 512 }, () => Math.floor(random() * 256))),
+    () => '',
+  ];
+  const rewrites = short ? 20 : 100;
+  const seconds = short ? 5 : 20;
+  writeFileSync(configFile, stringifyYaml(config(1)));
+  const daemon = spawn(process.execPath, [join(ROOT, 'bin/nodepoold.js'), '-d', '-c', configFile, '--no-builder'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  daemon.stdout.on('data', (d) => (output += d));
+  daemon.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((r) => daemon.on('exit', (code) => r(code)));
+  const failures = { 'daemon exited': 0, 'not converged': 0, 'stack trace': 0 };
+  let validWritten = 0;
+  let invalidWritten = 0;
+  let convergedS;
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < rewrites; i += 1) {
+      if (i % 2 === 0) {
+        writeFileSync(configFile, stringifyYaml(config(1 + Math.floor(random() * 4))));
+        validWritten += 1;
+      } else {
+        writeFileSync(configFile, invalid[Math.floor(random() * invalid.length)]());
+        invalidWritten += 1;
+      }
+      await new Promise((r) => setTimeout(r, (seconds * 1000) / rewrites));
+    }
+    writeFileSync(configFile, stringifyYaml(config(6)));
+    validWritten += 1;
+    const lastWrite = performance.now();
+    for (;;) {
+      if (daemon.exitCode !== null) break;
+      const listed = await nodepool(['-c', configFile, 'list', '--json']);
+      const ready = listed.code === 0 ? JSON.parse(listed.stdout).filter((n) => n.state === 'ready').length : 0;
+      if (ready >= 6) {
+        convergedS = +((performance.now() - lastWrite) / 1000).toFixed(2);
+        break;
+      }
+      if (performance.now() - lastWrite > 30_000) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (daemon.exitCode !== null) failures['daemon exited'] += 1;
+    else if (convergedS === undefined) failures['not converged'] += 1;
+    if (hasStackTrace(output)) failures['stack trace'] += 1;
+  } finally {
+    if (daemon.exitCode === null) daemon.kill('SIGTERM');
+    let bound;
+    const code = await Promise.race([exited, new Promise((r) => (bound = setTimeout(() => r('timeout'), 15_000)))]);
+    clearTimeout(bound);
+    if (code === 'timeout') daemon.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const refusedLogged = (output.match(/invalid|refused|cannot/gi) ?? []).length;
+  const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+  if (failed > 0) console.error(`reload-abuse: ${JSON.stringify(failures)}\n${output.slice(-2000)}`);
+  return { scenario: 'reload-abuse', rewrites: validWritten + invalidWritten, valid: validWritten, invalid: invalidWritten, refusalLines: refusedLogged, convergedS, failures, ok: failed === 0 };
+}
+
 // ---- main ------------------------------------------------------------------------------
 
 const options = parseArgs(process.argv.slice(2));
 const results = [];
 if (options.scenarios.includes('config-fuzz')) results.push(await configFuzz(options.short));
 if (options.scenarios.includes('cli-input')) for (const backend of options.backends) results.push(await cliInput(backend, options.short));
+if (options.scenarios.includes('reload-abuse')) results.push(await reloadAbuse(options.short));
 for (const r of results) console.log(JSON.stringify(r));
 const failed = results.filter((r) => !r.ok);
 console.log(failed.length === 0 ? `chaos: ${results.length} scenario run(s), no loss, hang or stack trace` : `chaos: ${failed.length} of ${results.length} scenario run(s) failed`);
