@@ -12,16 +12,15 @@
 // NODEPOOL_TEST_MYSQL_URI (default mysql://root@127.0.0.1:3306/); each run
 // makes its own database and drops it.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stringify as stringifyYaml } from 'yaml';
-import { createMysqlDatabase, dropMysqlDatabase, openDatabase, withDatabaseName } from '../dist/src/db/index.js';
+import { openDatabase } from '../dist/src/db/index.js';
+import { withScratchDatabase } from './scratch-database.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MYSQL = process.env.NODEPOOL_TEST_MYSQL_URI || 'mysql://root@127.0.0.1:3306/';
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 // ---- options ------------------------------------------------------------------
@@ -179,22 +178,8 @@ async function timeCommand(args) {
 
 // ---- one run --------------------------------------------------------------------
 
-async function withDatabase(backend, fn) {
-  const dir = mkdtempSync(join(tmpdir(), 'nodepool-bench-'));
-  let drop = async () => {};
-  let dburi = `sqlite://${join(dir, 'nodepool.db')}`;
-  if (backend === 'mariadb') {
-    const name = `nodepool_bench_${process.pid}_${Date.now()}`;
-    await createMysqlDatabase(MYSQL, name);
-    dburi = withDatabaseName(MYSQL, name);
-    drop = () => dropMysqlDatabase(MYSQL, name);
-  }
-  try {
-    return await fn(dir, dburi);
-  } finally {
-    await drop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  }
+function withDatabase(backend, fn) {
+  return withScratchDatabase(backend, 'bench', fn);
 }
 
 function writeFiles(dir, config) {

@@ -17,34 +17,40 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { stringify as stringifyYaml } from 'yaml';
-import { createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from '../dist/src/db/index.js';
 import { seededRandom } from '../dist/src/simulated-cloud/index.js';
+import { withScratchDatabase } from './scratch-database.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const MYSQL = process.env.NODEPOOL_TEST_MYSQL_URI || 'mysql://root@127.0.0.1:3306/';
 /** A command that takes longer than this on any input hangs, as far as an operator is concerned. */
 const HANG_MS = 10_000;
 
-function parseArgs(argv) {
-  const options = { short: false, scenarios: ['config-fuzz', 'cli-input', 'reload-abuse'], backends: ['sqlite', 'mariadb'] };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--short') options.short = true;
-    else if (arg === '--scenarios') options.scenarios = value().split(',');
-    else if (arg === '--backends') options.backends = value().split(',');
-    else if (arg === '--help' || arg === '-h') {
-      console.log('npm run chaos -- [--short] [--scenarios config-fuzz,cli-input,reload-abuse] [--backends sqlite,mariadb]');
-      process.exit(0);
-    } else throw new Error(`unknown option ${arg}`);
+const SCENARIOS = ['config-fuzz', 'cli-input', 'reload-abuse'];
+
+/** The options, read by node's own parser (unknown options are an error). */
+function options(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        short: { type: 'boolean', default: false },
+        scenarios: { type: 'string', default: SCENARIOS.join(',') },
+        backends: { type: 'string', default: 'sqlite,mariadb' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    console.error(`chaos: ${err.message}`);
+    process.exit(2);
   }
-  return options;
+  if (values.help) {
+    console.log(`npm run chaos -- [--short] [--scenarios ${SCENARIOS.join(',')}] [--backends sqlite,mariadb]`);
+    process.exit(0);
+  }
+  return { short: values.short, scenarios: values.scenarios.split(','), backends: values.backends.split(',') };
 }
 
 /** `nodepool ARGS` as a new process: exit code, output, time; a run past HANG_MS is killed and counted as a hang. */
@@ -140,24 +146,13 @@ async function configFuzz(short) {
 
 // ---- cli-input -------------------------------------------------------------------
 
-async function withBackend(backend, fn) {
-  const dir = mkdtempSync(join(tmpdir(), 'nodepool-chaos-cli-'));
-  let dburi = `sqlite://${join(dir, 'np.db')}`;
-  let drop = async () => {};
-  if (backend === 'mariadb') {
-    const name = `nodepool_chaos_${process.pid}_${Date.now()}`;
-    await createMysqlDatabase(MYSQL, name);
-    dburi = withDatabaseName(MYSQL, name);
-    drop = () => dropMysqlDatabase(MYSQL, name);
-  }
-  try {
+/** A configuration file naming a scratch database of `backend`. */
+function withBackend(backend, fn) {
+  return withScratchDatabase(backend, 'chaos', (dir, dburi) => {
     const configFile = join(dir, 'nodepool.yaml');
     writeFileSync(configFile, stringifyYaml({ ...VALID, dburi }));
-    return await fn(configFile);
-  } finally {
-    await drop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  }
+    return fn(configFile);
+  });
 }
 
 async function cliInput(backend, short) {
@@ -285,11 +280,11 @@ async function reloadAbuse(short) {
 
 // ---- main ------------------------------------------------------------------------------
 
-const options = parseArgs(process.argv.slice(2));
+const chosen = options(process.argv.slice(2));
 const results = [];
-if (options.scenarios.includes('config-fuzz')) results.push(await configFuzz(options.short));
-if (options.scenarios.includes('cli-input')) for (const backend of options.backends) results.push(await cliInput(backend, options.short));
-if (options.scenarios.includes('reload-abuse')) results.push(await reloadAbuse(options.short));
+if (chosen.scenarios.includes('config-fuzz')) results.push(await configFuzz(chosen.short));
+if (chosen.scenarios.includes('cli-input')) for (const backend of chosen.backends) results.push(await cliInput(backend, chosen.short));
+if (chosen.scenarios.includes('reload-abuse')) results.push(await reloadAbuse(chosen.short));
 for (const r of results) console.log(JSON.stringify(r));
 const failed = results.filter((r) => !r.ok);
 console.log(failed.length === 0 ? `chaos: ${results.length} scenario run(s), no loss, hang or stack trace` : `chaos: ${failed.length} of ${results.length} scenario run(s) failed`);
