@@ -159,9 +159,7 @@ export class Launcher {
     // Asked once per allocation: the system call showed in the profile of a burst.
     const manager = hostName();
     for (const group of chunks(wanted, ROWS_PER_TRANSACTION)) {
-      const made = await this.deps.db.transaction(async (tx) => {
-        const out: Launch[] = [];
-        const names = new RowNames();
+      const made = await this.writeRows(async (tx, names, out) => {
         for (const w of group) {
           const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template, manager, names);
           out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config) });
@@ -171,9 +169,6 @@ export class Launcher {
             out.push({ provider: w.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, row, config) });
           }
         }
-        await names.write(tx);
-        await forgetSnapshots(tx, out);
-        return out;
       });
       launches.push(...made);
       this.deps.dispatch?.(made);
@@ -181,9 +176,7 @@ export class Launcher {
       await nextTurn();
     }
     const byId = new Map(building.map((r) => [r.id, r]));
-    const subnodeLaunches = result.subnodeLaunches.length === 0 ? [] : await this.deps.db.transaction(async (tx) => {
-      const out: Launch[] = [];
-      const names = new RowNames();
+    const subnodeLaunches = result.subnodeLaunches.length === 0 ? [] : await this.writeRows(async (tx, names, out) => {
       for (const launch of result.subnodeLaunches) {
         const parent = byId.get(launch.nodeId);
         const target = config.targets.find((t) => t.name === parent?.target);
@@ -193,9 +186,6 @@ export class Launcher {
           out.push({ provider: parent.provider, nodeId: subnode.id, input: subnodeInputOf(subnode, parent, config) });
         }
       }
-      await names.write(tx);
-      await forgetSnapshots(tx, out);
-      return out;
     });
     launches.push(...subnodeLaunches);
     this.deps.dispatch?.(subnodeLaunches);
@@ -208,6 +198,22 @@ export class Launcher {
     }
     // With a dispatcher, every launch is already on its way.
     return this.deps.dispatch ? [] : launches;
+  }
+
+  /**
+   * One transaction of new rows: `add` creates them and lists their
+   * launches; their hostnames are then written, and any snapshot left under
+   * their ids is removed, a statement each for the whole group.
+   */
+  private writeRows(add: (tx: Repositories, names: RowNames, out: Launch[]) => Promise<void>): Promise<Launch[]> {
+    return this.deps.db.transaction(async (tx) => {
+      const out: Launch[] = [];
+      const names = new RowNames();
+      await add(tx, names, out);
+      await names.write(tx);
+      await forgetSnapshots(tx, out);
+      return out;
+    });
   }
 
   private async createSubnodeRow(tx: Repositories, parent: NodeRecord, template: string, names: RowNames): Promise<SubnodeRecord> {
