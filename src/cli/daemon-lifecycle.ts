@@ -48,9 +48,12 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
   const log = prepared.logging.get(daemon.logger);
   const host = daemon.host(prepared);
   const offUsr2 = onSigusr2(log, host);
+  // Listened for before the start: a signal during the start stops the
+  // daemon once it has started, rather than killing it half-way.
+  const stopSignal = nextSignal(['SIGINT', 'SIGTERM']);
   try {
     await host.start();
-    const signal = await nextSignal(['SIGINT', 'SIGTERM']);
+    const signal = await stopSignal;
     log.info({ signal }, 'stopping');
     if (!(await within(host.stop(), daemon.stopTimeoutMs))) {
       // The promise is to exit within the bound: what is still being written resumes from the last saved state.
