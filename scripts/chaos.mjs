@@ -8,8 +8,10 @@
 //
 // The scenarios are in scripts/chaos/, one file each.
 import { parseArgs } from 'node:util';
+import { builderKill } from './chaos/builder-kill.mjs';
 import { cliInput } from './chaos/cli-input.mjs';
 import { configFuzz } from './chaos/config-fuzz.mjs';
+import { killChurn } from './chaos/kill-churn.mjs';
 import { reloadAbuse } from './chaos/reload-abuse.mjs';
 
 /** Each scenario: run once, or once per backend. */
@@ -17,6 +19,8 @@ const SCENARIOS = {
   'config-fuzz': { run: ({ short }) => configFuzz(short) },
   'cli-input': { perBackend: true, run: ({ backend, short }) => cliInput(backend, short) },
   'reload-abuse': { run: ({ short }) => reloadAbuse(short) },
+  'builder-kill': { perBackend: true, run: ({ backend, short }) => builderKill(backend, short) },
+  'kill-churn': { perBackend: true, run: ({ backend, short }) => killChurn(backend, short) },
 };
 
 /** The options, read by node's own parser (unknown options are an error). */
