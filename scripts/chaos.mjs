@@ -11,16 +11,19 @@ import { parseArgs } from 'node:util';
 import { builderKill } from './chaos/builder-kill.mjs';
 import { cliInput } from './chaos/cli-input.mjs';
 import { configFuzz } from './chaos/config-fuzz.mjs';
+import { dbOutage } from './chaos/db-outage.mjs';
 import { killChurn } from './chaos/kill-churn.mjs';
 import { reloadAbuse } from './chaos/reload-abuse.mjs';
 
-/** Each scenario: run once, or once per backend. */
+/** Each scenario: run once, or once per backend (of those it has). */
 const SCENARIOS = {
   'config-fuzz': { run: ({ short }) => configFuzz(short) },
   'cli-input': { perBackend: true, run: ({ backend, short }) => cliInput(backend, short) },
   'reload-abuse': { run: ({ short }) => reloadAbuse(short) },
   'builder-kill': { perBackend: true, run: ({ backend, short }) => builderKill(backend, short) },
   'kill-churn': { perBackend: true, run: ({ backend, short }) => killChurn(backend, short) },
+  // An embedded SQLite file has no outage; this one stops the local mariadbd.
+  'db-outage': { perBackend: true, backends: ['mariadb'], run: ({ short }) => dbOutage(short) },
 };
 
 /** The options, read by node's own parser (unknown options are an error). */

@@ -6,9 +6,11 @@
 // one builder settles everything and is stopped gracefully. Run on each
 // backend.
 //
-// Fails on: a SIGTERM not ending with exit 0 in time, or leaving a lease of
-// the stopped process in the database; a build or upload record not ready
-// once settled (stuck), or more kept than retention allows; files in
+// Fails on: a builder that does not start or exits by itself; a SIGTERM
+// not ending with exit 0 in time, or leaving a lease of the stopped process
+// in the database; a build or upload record not ready
+// once settled (stuck), or more kept than retention allows, or the newest
+// build not uploaded everywhere within the settle bound; files in
 // images-dir of no build, or a ready build without its files; images in a
 // cloud that no upload record names, or a ready upload whose image is gone;
 // any lease left after the final graceful stop; a stack trace in any
@@ -71,14 +73,14 @@ export async function builderKill(backend, short) {
     const rounds = short ? 4 : 15;
     const settleBoundMs = short ? 60_000 : 90_000;
     const failures = {
-      'SIGTERM exit': 0, 'lease after SIGTERM': 0, stuck: 0, retention: 0, 'orphan files': 0, 'missing files': 0,
+      'exited by itself': 0, 'SIGTERM exit': 0, 'lease after SIGTERM': 0, 'not settled': 0, stuck: 0, retention: 0, 'orphan files': 0, 'missing files': 0,
       'stray cloud images': 0, 'missing cloud images': 0, 'leases left': 0, 'stack trace': 0, 'not uploaded': 0,
     };
     const note = (what, detail) => {
       failures[what] += 1;
       console.error(`builder-kill [${backend}]: ${what}: ${detail}`);
     };
-    const figures = { kills: 0, sigterms: 0, midBuild: 0, midUpload: 0, buildRequests: 0, lapsedLeases: 0 };
+    const figures = { kills: 0, sigterms: 0, midBuild: 0, midUpload: 0, buildRequests: 0, lapsedLeases: 0, errorLines: 0 };
     const buildsSeen = new Set();
     const uploadsSeen = new Set();
     const builders = [];
@@ -93,9 +95,13 @@ export async function builderKill(backend, short) {
       for (const u of uploads) uploadsSeen.add(u.id);
       return { builds, uploads };
     };
-    const start = () => {
+    /** A builder, once it says it started: a signal before node has loaded the daemon ends it as any process. */
+    const start = async () => {
       const builder = startDaemon('nodepool-builder', ['-c', configFile], { cwd: dir, env: TUNING });
       builders.push(builder);
+      if (!(await waitUntil(() => !builder.running() || /"builder started with/.test(builder.output()), 15_000, 50)) || !builder.running()) {
+        note('exited by itself', `nodepool-builder ${builder.pid} did not start\n${builder.output().slice(-2000)}`);
+      }
       return builder;
     };
     /** A graceful stop: exit 0 in time, and nothing of the process left in the lease table. */
@@ -118,9 +124,9 @@ export async function builderKill(backend, short) {
           if (asked.code === 0) figures.buildRequests += 1;
           else console.error(`builder-kill [${backend}]: image-build exited ${asked.code}: ${asked.stderr}`);
         }
-        const builder = start();
+        const builder = await start();
         // Long enough for a killed predecessor's leases (3 s) to lapse and some work to start; short enough to land mid-way.
-        const until = performance.now() + 2000 + random() * 5000;
+        const until = performance.now() + 1000 + random() * 5000;
         while (performance.now() < until && builder.running()) {
           await look();
           await sleep(200);
@@ -128,6 +134,7 @@ export async function builderKill(backend, short) {
         // What it was doing when it was stopped: work leases it held on records still in progress.
         const { builds, uploads } = await look();
         const held = new Set((await leasesOf(ownerOf(builder.pid))).map((l) => l.name));
+        if (!builder.running()) note('exited by itself', `nodepool-builder ${builder.pid}: ${JSON.stringify(await builder.exited)}\n${builder.output().slice(-2000)}`);
         if (builds.some((b) => b.state === 'building' && held.has(`image-build-${b.id}`))) figures.midBuild += 1;
         if (uploads.some((u) => u.state === 'uploading' && held.has(`image-upload-${u.id}`))) figures.midUpload += 1;
         if (round % 4 === 3) {
@@ -140,8 +147,8 @@ export async function builderKill(backend, short) {
       }
 
       // One builder takes everything over (after the last killed one's leases lapse) and settles it.
-      const final = start();
       const settleStarted = performance.now();
+      const final = await start();
       const settled = await waitUntil(async () => {
         const { builds, uploads } = await look();
         const ready = builds.filter((b) => b.state === 'ready');
@@ -151,15 +158,17 @@ export async function builderKill(backend, short) {
           PROVIDERS.every((p) => uploads.filter((u) => u.provider === p).length <= KEEP_READY && uploads.some((u) => u.provider === p && u.buildId === newest.id));
       }, settleBoundMs, 250);
       settleS = +((performance.now() - settleStarted) / 1000).toFixed(1);
-      if (!settled) console.error(`builder-kill [${backend}]: not settled within ${settleBoundMs / 1000} s\n${final.output().slice(-3000)}`);
+      if (!settled) note('not settled', `not every build and upload ready, kept and uploaded everywhere within ${settleBoundMs / 1000} s\n${final.output().slice(-3000)}`);
       await stopGracefully(final);
 
       // The records as an operator reads them, with every builder stopped.
-      const buildList = (await nodepoolJson(configFile, 'dib-image-list')) ?? [];
-      const uploadList = (await nodepoolJson(configFile, 'image-list')) ?? [];
+      const buildList = await nodepoolJson(configFile, 'dib-image-list');
+      const uploadList = await nodepoolJson(configFile, 'image-list');
+      if (!buildList || !uploadList) throw new Error('builder-kill: dib-image-list or image-list failed');
       for (const b of buildList) if (b.state !== 'ready') note('stuck', `build ${b.id} is ${b.state}`);
       for (const u of uploadList) if (u.state !== 'ready') note('stuck', `upload ${u.upload_id} (build ${u.build_id} to ${u.provider}) is ${u.state}`);
-      if (buildList.filter((b) => b.state === 'ready').length > KEEP_READY) note('retention', `${buildList.length} ready builds kept`);
+      const readyBuilds = buildList.filter((b) => b.state === 'ready');
+      if (readyBuilds.length > KEEP_READY) note('retention', `${readyBuilds.length} ready builds kept`);
       for (const p of PROVIDERS) {
         const kept = uploadList.filter((u) => u.provider === p && u.state === 'ready');
         if (kept.length > KEEP_READY) note('retention', `${kept.length} ready uploads kept in ${p}`);
@@ -169,11 +178,11 @@ export async function builderKill(backend, short) {
       const buildNames = new Set(buildList.map((b) => b.id));
       const files = existsSync(imagesDir) ? readdirSync(imagesDir) : [];
       for (const file of files) {
-        const base = file.replace(/\..*$/, '');
+        if (file.startsWith('.')) continue; // disk-image-create's cache, not a build's
         // A pid file means a disk-image-create that was never stopped and reaped.
-        if (!buildNames.has(base) || file.endsWith('.pid')) note('orphan files', file);
+        if (!buildNames.has(file.replace(/\..*$/, '')) || file.endsWith('.pid')) note('orphan files', file);
       }
-      for (const b of buildList.filter((x) => x.state === 'ready')) {
+      for (const b of readyBuilds) {
         for (const format of b.formats) {
           if (!files.includes(`${b.id}.${format === 'squashfs' ? 'squash' : format}`)) note('missing files', `${b.id}.${format}`);
         }
@@ -203,10 +212,14 @@ export async function builderKill(backend, short) {
       }
       for (const builder of builders) {
         if (hasStackTrace(builder.output())) note('stack trace', `nodepool-builder ${builder.pid}\n${builder.output().slice(-2000)}`);
+        // Told, not failed on: what went wrong for the builders, as an operator reads it in their logs.
+        const errors = builder.output().split('\n').filter((line) => /^\{"level":"(error|fatal)"/.test(line));
+        figures.errorLines += errors.length;
+        if (errors.length > 0) console.error(`builder-kill [${backend}]: nodepool-builder ${builder.pid} logged:\n${errors.join('\n').slice(0, 2000)}`);
       }
 
       // The point of it all: a ready build of debian, uploaded ready to each provider.
-      const usable = buildList.filter((b) => b.state === 'ready').some((b) =>
+      const usable = readyBuilds.some((b) =>
         PROVIDERS.every((p) => uploadList.some((u) => `debian-${u.build_id}` === b.id && u.provider === p && u.state === 'ready')));
       if (!usable) note('not uploaded', `no ready build uploaded ready to ${PROVIDERS.join(' and ')}`);
     } finally {

@@ -6,19 +6,13 @@
 // gone, a held node no longer held), a duplicated node (two rows for one
 // server, or more ready nodes than min-ready), a node stuck outside ready and
 // hold, a stack trace, or no settling within the bound.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { seededRandom } from '../../dist/src/simulated-cloud/index.js';
 import { withScratchDatabase } from '../scratch-database.mjs';
 import { hasStackTrace, nodepool, nodepoolJson, sleep, startDaemon, VALID, waitUntil } from './common.mjs';
-
-/** Servers the simulated cloud still has, as its state file says (the daemon owns the file; a reader sees whole files). */
-export function liveServers(stateFile) {
-  if (!existsSync(stateFile)) return [];
-  const now = Date.now();
-  return JSON.parse(readFileSync(stateFile, 'utf8')).servers.filter((s) => s.goneAt === undefined || s.goneAt > now);
-}
+import { poolAudit } from './pool-audit.mjs';
 
 /** A pool of `minReady` nodes of one label on one simulated provider with room to spare, in `dir`. */
 export function churnConfig(dir, dburi, minReady) {
@@ -32,28 +26,6 @@ export function churnConfig(dir, dburi, minReady) {
       rate: 0.01,
       fake: { 'state-file': join(dir, 'fake-a.json'), latency: { create: 0.2, active: 0.6, delete: 0.3 } },
     }],
-  };
-}
-
-/**
- * The pool as the database and the cloud tell it: what leaked, what was
- * lost or duplicated, and what is not (yet) at rest.
- */
-export async function poolAudit(configFile, stateFile, minReady, held) {
-  const nodes = await nodepoolJson(configFile, 'list');
-  if (!nodes) return undefined;
-  const servers = liveServers(stateFile);
-  const serverIds = new Set(servers.map((s) => s.id));
-  const rowIds = nodes.map((n) => n.server_id).filter(Boolean);
-  const rowServers = new Set(rowIds);
-  const ready = nodes.filter((n) => n.state === 'ready');
-  const holding = nodes.filter((n) => n.state === 'hold');
-  return {
-    leaked: servers.filter((s) => !rowServers.has(s.id)).length,
-    lost: [...ready, ...holding].filter((n) => !serverIds.has(n.server_id)).length + held.filter((id) => !holding.some((n) => n.id === id)).length,
-    duplicated: rowIds.length - rowServers.size + Math.max(0, ready.length - minReady),
-    unsettled: nodes.filter((n) => n.state !== 'ready' && n.state !== 'hold').length,
-    ready: ready.length,
   };
 }
 
@@ -112,8 +84,8 @@ export async function killChurn(backend, short) {
       const quiet = Date.now();
       let audit;
       const settled = await waitUntil(async () => {
-        audit = await poolAudit(configFile, stateFile, minReady, held);
-        return audit && audit.unsettled === 0 && audit.leaked === 0 && audit.ready === minReady;
+        audit = await poolAudit(configFile, stateFile, { small: minReady }, held);
+        return audit && audit.unsettled === 0 && audit.leaked === 0 && audit.short === 0 && audit.lost === 0 && audit.duplicated === 0;
       }, 60_000, 500);
       settleS = +((Date.now() - quiet) / 1000).toFixed(1);
       if (!settled) failures['not settled'] += 1;

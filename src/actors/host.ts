@@ -76,6 +76,8 @@ export interface Workload {
   recordGone?(actorId: string): void;
   /** One of its actors changed state (once per change). */
   stateChanged?(change: StateChange): void;
+  /** The database answers again after an outage, and the states kept meanwhile are written. */
+  databaseCaughtUp?(): void;
   /** Stop starting work; the root still runs. */
   stopping?(): Promise<void>;
   /** The root is stopped: wait for effects that clean up after themselves (a killed build). */
@@ -175,8 +177,15 @@ export class ActorHost {
     this.phase = 'running';
     const { db } = this.options;
     const kinds = this.workloads.flatMap((w) => w.kinds);
-    this.persistence = new ActorPersistence(db, kinds, this.options.logging.get('nodepool.db'), this.clock, (actorId, kind) =>
-      this.workloadOf(kind)?.recordGone?.(actorId),
+    this.persistence = new ActorPersistence(
+      db,
+      kinds,
+      this.options.logging.get('nodepool.db'),
+      this.clock,
+      (actorId, kind) => this.workloadOf(kind)?.recordGone?.(actorId),
+      () => {
+        for (const workload of this.workloads) workload.databaseCaughtUp?.();
+      },
     );
     this.inspectionSubscription = this.inspectionEvents.subscribe((event) => {
       this.statistics.note(event);

@@ -36,7 +36,7 @@ const RETRY_PAUSES_MS = [200, 1000];
  * (a node gone from the cloud still `ready` in the database, so never
  * replaced).
  */
-const OUTAGE_PAUSE_MS = { first: 500, last: 10_000 };
+const OUTAGE_PAUSE_MS = { first: 500, last: 2_000 };
 
 export class ActorPersistence {
   /** Actors with a snapshot waiting to be written, in the order they changed. */
@@ -46,6 +46,8 @@ export class ActorPersistence {
   private writing: Promise<void> | undefined;
   /** Since when the database has not answered (unset while it does). */
   private outageSince: number | undefined;
+  /** An outage ended during the current writes: say so once everything kept meanwhile is written. */
+  private outageEnded = false;
 
   constructor(
     private readonly db: Database,
@@ -54,6 +56,8 @@ export class ActorPersistence {
     private readonly clock: Clock,
     /** Called when an actor's record vanished under it (a command removed it). */
     private readonly onRecordGone: (actorId: string, kind: PersistedKind) => void,
+    /** Called when the states kept through an outage are all written: the records say what the actors are again. */
+    private readonly onCaughtUp: () => void = () => {},
   ) {}
 
   kindOf(actorId: string): PersistedKind | undefined {
@@ -91,6 +95,10 @@ export class ActorPersistence {
       const batch = [...this.pending].slice(0, BATCH_SIZE);
       for (const [actorId] of batch) this.pending.delete(actorId);
       await this.writeWithRetries(batch);
+    }
+    if (this.outageEnded) {
+      this.outageEnded = false;
+      this.onCaughtUp();
     }
   }
 
@@ -140,6 +148,7 @@ export class ActorPersistence {
     if (this.outageSince === undefined) return;
     const seconds = Math.round((this.clock.now() - this.outageSince) / 1000);
     this.outageSince = undefined;
+    this.outageEnded = true;
     this.log.info({ outageSeconds: seconds }, `the database answers again after ${seconds} s; the states kept meanwhile are written`);
   }
 

@@ -102,15 +102,18 @@ export type KnexWarnings = (text: string) => void;
 
 /**
  * knex's logger, minus the two warnings a losing migration racer prints
- * ("Can't take lock ..."): migrate() retries those, so they are noise; and
+ * ("Can't take lock ..."): migrate() retries those, so they are noise;
  * minus "Acquire connection error", which openDatabase reports itself as
- * one line (DatabaseUnavailable) instead of a stack trace. The rest go to
- * `sink`: without one, to stderr.
+ * one line (DatabaseUnavailable) instead of a stack trace; and minus
+ * "Connection lost", said once per pooled connection when the server goes
+ * away (ten lines for one outage), which the loops that use the database
+ * log once per outage themselves. The rest go to `sink`: without one, to
+ * stderr.
  */
 function knexLogger(sink: KnexWarnings = (text) => console.warn(`knex: ${text}`)): Knex.Logger {
   const pass = (message: unknown) => {
     const text = String(message);
-    if (/Can't take lock to run migrations|release the lock manually|Acquire connection error/.test(text)) return;
+    if (/Can't take lock to run migrations|release the lock manually|Acquire connection error|Connection lost/.test(text)) return;
     sink(text);
   };
   return { warn: pass, error: pass, deprecate: pass };

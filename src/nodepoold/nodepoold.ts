@@ -204,6 +204,11 @@ export class Nodepoold implements Workload {
     if ((state === 'delete' || state === 'removed') && parseActorId(actorId)) this.send({ type: 'allocation.wanted' });
   }
 
+  /** Nodes that left the count during an outage asked for an allocation that could not run: run one now, on rows that are right again. */
+  databaseCaughtUp(): void {
+    this.send({ type: 'allocation.wanted' });
+  }
+
   async stopping(): Promise<void> {
     this.stopping_ = true;
     await this.periodicTasks?.stop();

@@ -159,15 +159,18 @@ describeEachBackend('nodepoold in one process, on a simulated clock', (backend) 
       const rows = await db.nodes.list({ state: 'ready' });
       return rows.length === 3 && !rows.some((r) => r.id === before[0]?.id || r.id === before[1]?.id);
     };
-    for (let second = 0; second < 300 && !(await caughtUp()); second += 1) {
+    let seconds = 0;
+    for (; seconds < 300 && !(await caughtUp()); seconds += 1) {
       h.simulated?.increment(1_000);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(await caughtUp()).toBe(true);
+    // Within moments, not a retry pause and an allocation interval later: the kept states are
+    // written within 2 s of the database's return, and an allocation runs as soon as they are.
+    expect(seconds).toBeLessThanOrEqual(6);
     expect(h.logged(/^the database does not answer/)).toHaveLength(1);
     expect(h.logged(/^the database answers again after \d+ s/)).toHaveLength(1);
     expect(h.logged(/could not persist the state of \d+ actor\(s\)$/)).toEqual([]);
-
   });
 
   it('a reload that changes the simulated cloud’s latencies takes effect without a restart', async () => {
