@@ -19,7 +19,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist/cli-bundle');
 
 const EXTERNAL = [
-  'better-sqlite3', 'mysql2', 'ssh2', 'cpu-features', 'undici',
+  'better-sqlite3', 'mysql2', 'ssh2', 'cpu-features', 'undici', 'zeromq',
   // knex's other dialects: never installed here, required only when named in a URI.
   'pg', 'pg-query-stream', 'sqlite3', 'tedious', 'oracledb', 'mysql', 'mariadb',
 ];
