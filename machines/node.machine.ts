@@ -1,7 +1,7 @@
 /**
  * One node, from request to removal (docs/behaviour.md, "Nodes").
  *
- *   building ─► (test) ─► ready ─► used ─► deleting ─► removed
+ *   building ─► (registering) ─► (test) ─► ready ─► used ─► deleting ─► removed
  *      │                    │        │         ▲
  *      └──── any failure ───┴── hold ┴─────────┘
  *
@@ -13,7 +13,17 @@
  * that carries `now`, because pending `after` timers are not persisted.
  */
 import { and, assign, fromPromise, not, setup, stateIn } from 'xstate';
-import { deleteAttempt, deleteRetryPause, deletionImplementations, deletionWantsTimeAt, nowOf, type DeletionFields } from './deletion.js';
+import {
+  deleteAttempt,
+  deleteFailureOf,
+  deleteRetryPause,
+  deletionImplementations,
+  deletionWantsTimeAt,
+  errorMessage,
+  nowOf,
+  type DeleteFailure,
+  type DeletionFields,
+} from './deletion.js';
 import { topStateOf } from './state-value.js';
 
 export { DELETE_RETRY_MS } from './deletion.js';
@@ -52,6 +62,12 @@ export interface NodeInput {
   subnodes: number;
   /** The target runs an acceptance test job before the node is ready. */
   hasTestJob: boolean;
+  /**
+   * The target registers the node (a Jenkins agent) before it is ready, and
+   * the registration is removed before its server is deleted. Absent in
+   * snapshots saved before targets registered nodes.
+   */
+  registers?: boolean;
   ipv6Preferred: boolean;
   /** A server created before a restart, when the row already records it. */
   serverId?: string;
@@ -82,6 +98,25 @@ export interface NodeContext extends NodeInput, DeletionFields {
   subnodesGone: boolean;
   /** The job that last ran on the node. */
   job?: string;
+  /** Registering with the target began (so it may exist and must be removed), or was removed. */
+  registration?: 'started' | 'removed';
+  /** Failed registration calls so far; the pause before the next grows with them. */
+  registerAttempts?: number;
+  /** When a failed registration is tried again (ms epoch); undefined until the pause starts. */
+  retryRegisterAt?: number;
+  registerError?: string;
+}
+
+/** A failed registration with the target, as the machine tells src (which logs it). */
+export interface RegisterFailure {
+  attempts: number;
+  error: string;
+  retryInMs: number;
+}
+
+/** The pause after the n-th failed registration: 2 s doubling, at most a minute. */
+export function registerRetryMs(attempts: number): number {
+  return Math.min(60_000, 2_000 * 2 ** Math.max(0, attempts - 1));
 }
 
 export type NodeEvent =
@@ -121,6 +156,19 @@ const notProvided = (name: string) =>
 
 const deletion = deletionImplementations<NodeContext, NodeEvent>();
 
+/** Where a launched node goes: held if a hold was asked for meanwhile, else its target's test, else ready. */
+const LAUNCHED = [
+  { guard: ({ context }: { context: NodeContext }) => context.holdRequested, target: '#node.hold' },
+  { guard: ({ context }: { context: NodeContext }) => context.hasTestJob, target: '#node.test' },
+  { target: '#node.ready' },
+] as const;
+
+/** A job finished on the node: held for a person when src says so, deleted otherwise. */
+const JOB_FINISHED = [
+  { guard: 'autoHold', target: 'hold', actions: 'holdForJob' },
+  { target: 'deleting', actions: 'deleteAfterJob' },
+] as const;
+
 export const nodeMachine = setup({
   types: {
     context: {} as NodeContext,
@@ -140,6 +188,10 @@ export const nodeMachine = setup({
     prepareNode: notProvided('prepareNode') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; deadline: number; ip?: string; provider?: string }>
     >,
+    /** Registers the node with its target (a Jenkins agent, the test job started). */
+    registerNode: notProvided('registerNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number; ip?: string }>>,
+    /** Removes the node's registration with its target; one already gone counts as removed. */
+    unregisterNode: notProvided('unregisterNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number }>>,
     /** Asks the cloud to delete the server; resolves when the cloud accepted. */
     deleteServer: notProvided('deleteServer') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; role: NodeRole; serverId: string }>
@@ -148,6 +200,20 @@ export const nodeMachine = setup({
   actions: {
     /** Told to src so it can count and log the failure by reason. */
     reportLaunchFailure: (_, _params: { failure: NodeFailure }) => {},
+    /** Told to src, which logs it: the target did not take the node; it is tried again after a pause. */
+    reportRegisterFailure: (_, _params: RegisterFailure) => {},
+    /** Told to src, which logs it: removing the node's registration failed; tried again after a pause. */
+    reportUnregisterFailure: (_, _params: DeleteFailure) => {},
+    recordRegisterFailure: assign({
+      registerAttempts: ({ context }) => (context.registerAttempts ?? 0) + 1,
+      registerError: ({ event }) => errorMessage((event as { error?: unknown }).error),
+    }),
+    startRegisterRetry: assign({
+      retryRegisterAt: ({ context, event }) => {
+        const now = nowOf(event);
+        return now === undefined ? undefined : now + registerRetryMs(context.registerAttempts ?? 1);
+      },
+    }),
     recordHold: assign({
       comment: ({ event, context }) => (event.type === 'hold' ? (event.reason ?? context.comment) : context.comment),
     }),
@@ -156,6 +222,16 @@ export const nodeMachine = setup({
         reason: 'timeout' as const,
         message: `not ready within the launch timeout of ${Math.round(context.launchTimeoutMs / 1000)} s`,
       }),
+    }),
+    /** A failed job's node kept for a person (src decided that the job's hold-on-failure count allows it). */
+    holdForJob: assign({
+      job: ({ event, context }) => (event.type === 'job.finished' ? event.job : context.job),
+      comment: ({ event, context }) => (event.type === 'job.finished' ? event.autoHoldComment : context.comment),
+    }),
+    /** Single use: a node whose job finished is deleted. */
+    deleteAfterJob: assign({
+      job: ({ event, context }) => (event.type === 'job.finished' ? event.job : context.job),
+      deleteReason: ({ event, context }) => (event.type === 'job.finished' ? `job ${event.job} finished (${event.result})` : context.deleteReason),
     }),
     /** Its server is no longer in the provider's list (deleted behind our back, or lost by the cloud). */
     recordServerLost: assign({ deleteReason: 'server disappeared from the provider', serverId: undefined }),
@@ -172,6 +248,14 @@ export const nodeMachine = setup({
     /** `--no-deletes` turns this off: nodes wait in `delete`. */
     deletesAllowed: () => true,
     serverDisappeared: ({ event }) => event.type === 'server.listed' && event.server === null,
+    autoHold: ({ event }) => event.type === 'job.finished' && event.autoHoldComment !== undefined,
+    registerRetryUnset: ({ context }) => context.retryRegisterAt === undefined,
+    registerRetryDue: ({ context, event }) => {
+      const now = nowOf(event);
+      return now !== undefined && context.retryRegisterAt !== undefined && now >= context.retryRegisterAt;
+    },
+    /** The target may hold a registration of the node that is not removed yet. */
+    mayBeRegistered: ({ context }) => context.registration === 'started',
     launchTimedOut: ({ context, event }) => 'now' in event && event.now > context.launchDeadline,
     goneDeadlineUnset: ({ context }) => context.goneDeadline === undefined,
     goneTimedOut: ({ context, event }) =>
@@ -277,13 +361,43 @@ export const nodeMachine = setup({
               ...(context.ip !== undefined && { ip: context.ip }),
               ...(context.provider !== undefined && { provider: context.provider }),
             }),
-            onDone: [
-              { guard: ({ context }) => context.holdRequested, target: '#node.hold' },
-              { guard: ({ context }) => context.hasTestJob, target: '#node.test' },
-              { target: '#node.ready' },
-            ],
+            onDone: [{ guard: ({ context }) => context.registers === true, target: 'registering' }, ...LAUNCHED],
             onError: { target: '#node.failed', actions: assign({ failure: ({ event }) => failureOf(event.error, 'other') }) },
           },
+        },
+        /** The target takes the node (a Jenkins agent); until it does, the node is not ready, and the call is tried again. */
+        registering: {
+          entry: assign({ registration: 'started' }),
+          invoke: {
+            src: 'registerNode',
+            input: ({ context }) => ({ nodeId: context.nodeId, ...(context.ip !== undefined && { ip: context.ip }) }),
+            onDone: LAUNCHED,
+            onError: {
+              target: 'registerFailed',
+              actions: [
+                'recordRegisterFailure',
+                {
+                  type: 'reportRegisterFailure',
+                  params: ({ context }) => ({
+                    attempts: context.registerAttempts ?? 1,
+                    error: context.registerError ?? 'unknown error',
+                    retryInMs: registerRetryMs(context.registerAttempts ?? 1),
+                  }),
+                },
+              ],
+            },
+          },
+        },
+        /** The pause starts at the first tick after the failure; the launch deadline still applies. */
+        registerFailed: {
+          on: {
+            tick: [
+              { guard: 'launchTimedOut', target: '#node.failed', actions: 'recordLaunchTimeout' },
+              { guard: 'registerRetryUnset', actions: 'startRegisterRetry' },
+              { guard: 'registerRetryDue', target: 'registering' },
+            ],
+          },
+          exit: assign({ retryRegisterAt: undefined }),
         },
       },
     },
@@ -309,20 +423,15 @@ export const nodeMachine = setup({
       on: {
         'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' },
         'job.started': { target: 'used', actions: assign({ job: ({ event }) => event.job }) },
+        // The start was missed (a listener that connected late): a finished job used the node all the same.
+        'job.finished': JOB_FINISHED,
         hold: { target: 'hold', actions: 'recordHold' },
       },
     },
     used: {
       on: {
         'server.listed': { guard: 'serverDisappeared', target: 'deleting', actions: 'recordServerLost' },
-        'job.finished': [
-          {
-            guard: ({ event }) => event.autoHoldComment !== undefined,
-            target: 'hold',
-            actions: assign({ comment: ({ event }) => event.autoHoldComment }),
-          },
-          { target: 'deleting', actions: assign({ deleteReason: ({ event }) => `job ${event.job} finished (${event.result})` }) },
-        ],
+        'job.finished': JOB_FINISHED,
         hold: { target: 'hold', actions: 'recordHold' },
       },
     },
@@ -339,11 +448,27 @@ export const nodeMachine = setup({
         },
         deciding: {
           always: [
+            // The target lets go of the node first: an agent whose server is gone would take jobs and fail them.
+            { guard: 'mayBeRegistered', target: 'unregistering' },
             { guard: ({ context }) => !context.subnodesGone, target: 'deletingSubnodes' },
             { guard: ({ context }) => context.serverId === undefined, target: 'confirmingGone' },
             { target: 'deletingServer' },
           ],
         },
+        unregistering: {
+          invoke: {
+            src: 'unregisterNode',
+            input: ({ context }) => ({ nodeId: context.nodeId }),
+            onDone: { target: 'deciding', actions: assign({ registration: 'removed' }) },
+            onError: {
+              target: 'unregisterFailed',
+              actions: ['recordDeleteError', { type: 'reportUnregisterFailure', params: ({ context }) => deleteFailureOf(context) }],
+            },
+          },
+          exit: 'countDeleteAttempt',
+        },
+        /** The target did not answer: the server waits, so that no registration outlives it. */
+        unregisterFailed: deleteRetryPause('unregistering'),
         /** Sub-nodes go first (docs/behaviour.md, "Deleting"); the provider deletes them and says when they are gone. */
         deletingSubnodes: {
           on: { 'subnodes.gone': { target: 'deciding', actions: assign({ subnodesGone: true }) } },
@@ -467,7 +592,13 @@ export function orphanInput(nodeId: number, serverId: string, now: number): Node
  */
 export function nodeWantsTimeAt(snapshot: { value: unknown; context: NodeContext }): number | undefined {
   const top = topStateOf(snapshot.value);
-  if (top === 'building') return snapshot.context.launchDeadline + 1;
+  if (top === 'building') {
+    // A failed registration's pause starts at the first tick after it, and ends at its retry time.
+    if ((snapshot.value as Record<string, unknown>).building === 'registerFailed') return Math.min(snapshot.context.retryRegisterAt ?? 0, snapshot.context.launchDeadline + 1);
+    return snapshot.context.launchDeadline + 1;
+  }
   if (top !== 'deleting') return undefined;
-  return deletionWantsTimeAt((snapshot.value as Record<string, unknown>).deleting, snapshot.context);
+  const inner = (snapshot.value as Record<string, unknown>).deleting;
+  // Removing the registration pauses after a failure as deleting the server does.
+  return deletionWantsTimeAt(inner === 'unregisterFailed' ? 'deleteFailed' : inner, snapshot.context);
 }

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { packageVersion } from '../version.js';
-import { configFor, databaseFor, loggingFor } from './context.js';
+import { configFor, databaseFor, loggingFor, secureFor } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
-import type { NodepoolConfig } from '../config/index.js';
+import type { NodepoolConfig, SecureConfig } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import type { Logging } from '../log/index.js';
 import { parseCount } from './parse-args.js';
@@ -65,6 +65,8 @@ export interface PreparedDaemon {
   logging: Logging;
   config: NodepoolConfig;
   db: Database;
+  /** The secure file, when there is one. */
+  secure?: SecureConfig;
 }
 
 /**
@@ -79,5 +81,6 @@ export async function prepareDaemon(name: string, options: { c: string; s?: stri
   const config = configFor(globals, logging);
   const db = await databaseFor(globals, config, logging);
   log.info({ config: options.c, database: db.uri }, 'configuration is valid and the database is ready');
-  return { globals, logging, config, db };
+  const secure = secureFor(globals);
+  return { globals, logging, config, db, ...(secure && { secure }) };
 }

@@ -23,11 +23,13 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     // Work in flight is persisted and resumes at the next start.
     stopTimeoutMs: 10_000,
     checkStart: ({ db, logging }) => new DatabaseLease({ leases: db.leases, clock: systemClock, log: logging.get('nodepool.NodePool') }).check(),
-    host: ({ config, db, logging }) => {
+    host: ({ config, db, logging, secure }) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
       // Another nodepoold took the database over (this one was taken for dead): stop as on SIGTERM.
       const databaseLease = { onLost: () => process.kill(process.pid, 'SIGTERM') };
-      host.add(new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease }));
+      host.add(
+        new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease, ...(secure && { secureJenkins: secure.jenkins }) }),
+      );
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
       // through the same gateways (one rate queue per provider for the whole process).
       if (options.builder && !config.imagesDir) {

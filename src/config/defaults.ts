@@ -7,6 +7,7 @@ import type { FakeCloudSettings } from './types.js';
 export const DEFAULTS = {
   cron: { cleanup: '27 */6 * * *', check: '*/15 * * * *' },
   gearmanPort: 4730,
+  gearmanPollInterval: 10,
   zookeeperPort: 2181,
   webapp: { listen: '127.0.0.1', port: 8005 },
   label: { minReady: 2, subnodes: 0 },

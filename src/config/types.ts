@@ -12,6 +12,8 @@ export interface NodepoolConfig {
   cron: CronConfig;
   zmqPublishers: string[];
   gearmanServers: GearmanServer[];
+  /** Seconds between two polls of the Gearman servers' queues. */
+  gearmanPollIntervalS: number;
   labels: Label[];
   providers: Provider[];
   targets: Target[];

@@ -94,6 +94,18 @@ export class SubnodeRepository extends Table<SubnodeRecord> {
     return this.update(id, { state });
   }
 
+  /** Job events name a sub-node by its node name: its hostname's first dot component. */
+  async findByNodename(nodename: string): Promise<SubnodeRecord | undefined> {
+    // '!' escapes LIKE's wildcards: a backslash means different things to MySQL's and SQLite's string literals.
+    const escaped = nodename.replace(/[!%_]/g, (c) => `!${c}`);
+    const row = (await this.query()
+      .where('hostname', nodename)
+      .orWhereRaw("hostname like ? escape '!'", [`${escaped}.%`])
+      .orderBy('id')
+      .first()) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
   async findByExternalId(externalId: string): Promise<SubnodeRecord | undefined> {
     const row = (await this.query().where('external_id', externalId).orderBy('id').first()) as Row | undefined;
     return row ? fromRow(row) : undefined;

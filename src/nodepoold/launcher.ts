@@ -57,7 +57,7 @@ export interface LauncherDeps {
   log: Logger;
   /** `--no-launches`. */
   launchesAllowed: () => boolean;
-  /** Queued work per label from the demand sources (none yet: min-ready only). */
+  /** Queued work per label from the demand sources (the Gearman servers' queues). */
   demand?: () => Record<string, number>;
   /**
    * Hands launches to their providers as soon as their rows are written; the
@@ -66,10 +66,14 @@ export interface LauncherDeps {
   dispatch?: (launches: Launch[]) => void;
   /** Picks an availability zone; random by default (docs/behaviour.md, launch step 1). */
   pickZone?: (zones: readonly string[]) => string | undefined;
+  registersNodes?: RegistersNodes;
 }
 
+/** Whether a target registers its nodes before they are ready (it has Jenkins settings); by default none does. */
+export type RegistersNodes = (target: string) => boolean;
+
 /** What a node actor needs to know about its launch, from its row and the configuration. */
-export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput {
+export function nodeInputOf(row: NodeRecord, config: NodepoolConfig, registersNodes: RegistersNodes = () => false): NodeInput {
   const provider = config.providers.find((p) => p.name === row.provider);
   const target = config.targets.find((t) => t.name === row.target);
   return {
@@ -80,6 +84,7 @@ export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput 
     bootTimeoutMs: (provider?.bootTimeout ?? 60) * 1000,
     subnodes: config.labels.find((l) => l.name === row.label)?.subnodes ?? 0,
     hasTestJob: Boolean(target?.jenkins?.testJob),
+    registers: registersNodes(row.target),
     ipv6Preferred: provider?.ipv6Preferred ?? false,
     ...(row.externalId ? { serverId: row.externalId } : {}),
     provider: row.provider,
@@ -90,6 +95,8 @@ export function nodeInputOf(row: NodeRecord, config: NodepoolConfig): NodeInput 
 export function subnodeInputOf(subnode: SubnodeRecord, parent: NodeRecord, config: NodepoolConfig): NodeInput {
   return {
     ...nodeInputOf(parent, config),
+    // The target knows the primary only.
+    registers: false,
     nodeId: subnode.id,
     role: 'sub',
     parentId: parent.id,
@@ -162,7 +169,7 @@ export class Launcher {
       const made = await this.writeRows(async (tx, names, out) => {
         for (const w of group) {
           const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template, manager, names);
-          out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config) });
+          out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config, this.deps.registersNodes) });
           // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
           for (let k = 0; k < w.subnodes; k += 1) {
             const subnode = await this.createSubnodeRow(tx, row, w.subnodeTemplate, names);

@@ -10,6 +10,7 @@
 import type { AnyActorRef } from 'xstate';
 import type { RootSpec, Workload, WorkloadStart, ActorHost } from '../actors/host.js';
 import type { NodeRecord, SubnodeRecord } from '../db/index.js';
+import type { TargetRegistry } from '../targets/index.js';
 import { listIntervalMs } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
 import { isNodeActor, nodeActorId, providerActorId, subnodeActorId } from '../../machines/actor-ids.js';
@@ -25,6 +26,8 @@ export interface NodeDeletionOptions {
   node: NodeRecord;
   subnodes: readonly SubnodeRecord[];
   deleteLease: DeleteLease;
+  /** The targets, so that a registered node's agent is removed before its server. */
+  targets?: TargetRegistry;
 }
 
 export class NodeDeletion implements Workload {
@@ -63,7 +66,7 @@ export class NodeDeletion implements Workload {
     const provider = host.config.providers.find((p) => p.name === this.options.node.provider);
     if (!provider) throw new Error(`provider ${this.options.node.provider} is not configured`);
     const logic = providerMachineWithEffects(
-      { ...hostEffectDeps(host, this.log), deletesAllowed: () => true, deleteLease: this.options.deleteLease },
+      { ...hostEffectDeps(host, this.log), deletesAllowed: () => true, deleteLease: this.options.deleteLease, ...(this.options.targets && { targets: this.options.targets }) },
       { launches: false },
     );
     return { id: providerActorId(provider.name), logic, input: { provider: provider.name, listIntervalMs: listIntervalMs(provider) }, tickMs: POOL_TICK_MS };

@@ -14,6 +14,7 @@ import type { Database, NodeRecord, SubnodeRecord } from '../db/index.js';
 import { DriverError, type Flavor } from '../drivers/driver.js';
 import type { ProviderGateway } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
+import type { TargetRegistry } from '../targets/index.js';
 import {
   buildNodeSetFiles,
   checkSsh,
@@ -43,6 +44,8 @@ export interface NodeEffectDeps {
   deleteLease: DeleteLease;
   /** How many creates read what they need from the database at once (default PREPARING_AT_ONCE). */
   preparingAtOnce?: number;
+  /** The targets' gateways: where a node is registered before it is ready. */
+  targets?: TargetRegistry;
 }
 
 export const PREPARING_AT_ONCE = 32;
@@ -203,6 +206,28 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
         } catch (err) {
           throw asNodeError(err, 'other');
         }
+      }),
+
+      registerNode: fromPromise(async ({ input }) => {
+        const { row, image } = await settingOf(deps, input.nodeId);
+        const target = deps.targets?.get(row.target);
+        if (!target) throw new NodeEffectError('other', `target ${row.target} is not configured`);
+        const name = row.nodename ?? row.hostname ?? `node-${row.id}`;
+        const host = input.ip ?? row.ip;
+        if (!host) throw new NodeEffectError('network', `node ${row.id} has no address to register`);
+        await target.register({ name, host, label: row.label, userHome: image.userHome, username: image.username, privateKey: image.privateKey });
+      }),
+
+      unregisterNode: fromPromise(async ({ input }) => {
+        const row = await deps.db.nodes.get(input.nodeId);
+        // No row: `delete --now` already went through this step in its own process.
+        if (!row) return;
+        const target = deps.targets?.get(row.target);
+        if (!target) {
+          deps.log.warn({ node: row.id, target: row.target }, `node ${row.id}: target ${row.target} is no longer configured; its registration there cannot be removed`);
+          return;
+        }
+        await target.unregister({ name: row.nodename ?? row.hostname ?? `node-${row.id}` });
       }),
 
       deleteServer: fromPromise(async ({ input }) => {

@@ -4,16 +4,17 @@
  * changes routed to the nodes they name, and the periodic tasks. Restores
  * the nodes saved by a previous run before anything new is launched.
  */
-import { filter, type Subscription } from 'rxjs';
+import { BehaviorSubject, filter, type Subscription } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import type { ActorHost, StateChange, Workload, WorkloadStart } from '../actors/host.js';
 import { describeDiff } from '../config/diff.js';
-import type { Provider } from '../config/types.js';
+import type { NodepoolConfig, Provider, SecureConfig } from '../config/types.js';
 import { daemonLeaseOwner } from '../core/leases.js';
 import type { ChangeRecord, NodeRecord, SubnodeRecord } from '../db/index.js';
 import { DriverError } from '../drivers/driver.js';
 import { listIntervalMs, type ProviderGateway } from '../gateway/index.js';
 import type { Logger } from '../log/index.js';
+import { TargetRegistry } from '../targets/index.js';
 import type { ConfigUpdate } from '../streams/config-watch.js';
 import { POOL_ACTOR_ID, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
@@ -21,6 +22,7 @@ import type { Adoption, PoolInput, ProviderSettings } from '../../machines/pool.
 import { DatabaseLease, type DatabaseLeaseOptions } from './database-lease.js';
 import { leasePerCall } from './delete-lease.js';
 import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
+import { jobEventsToNodes, queuedWork, type CiSources } from './ci-intake.js';
 import { NODE_KINDS } from './node-kinds.js';
 import { PeriodicTasks, type LeakedServer, type PeriodicTasksDeps } from './periodic-tasks.js';
 import { hostEffectDeps, poolMachineWithEffects } from './pool-effects.js';
@@ -40,6 +42,12 @@ export interface NodepooldOptions {
   allocateIntervalMs?: number;
   /** Overrides for the periodic tasks (tests: a fake SSH check, cleanup ages). */
   periodic?: Partial<Pick<PeriodicTasksDeps, 'sshCheck' | 'nodeCleanupAgeMs' | 'testCleanupAgeMs' | 'checkConcurrency'>>;
+  /** The secure file's `[jenkins "<target>"]` sections: the targets' Jenkins URLs and credentials. */
+  secureJenkins?: SecureConfig['jenkins'];
+  /** Bound on each call to a target (tests). */
+  targetTimeoutMs?: number;
+  /** Queued work and job events from a CI simulator in the same process, beside Gearman's and ZeroMQ's. */
+  ci?: CiSources;
   /** The one-nodepoold-per-database lease: what to do when it is lost, and its timings (tests). */
   databaseLease?: Pick<DatabaseLeaseOptions, 'onLost' | 'ttlMs' | 'renewMs' | 'holderAlive' | 'owner'>;
 }
@@ -55,6 +63,13 @@ export class Nodepoold implements Workload {
   private orphanWatch: Subscription | undefined;
   private stopping_ = false;
   private readonly databaseLease: DatabaseLease;
+  /** The configuration in force, for the streams that follow it (demand, job events). */
+  private readonly configs: BehaviorSubject<NodepoolConfig>;
+  /** Queued work per label, as the Gearman servers last said. */
+  private demand: Record<string, number> = {};
+  private readonly intake: Subscription[] = [];
+  /** Where nodes are registered before they are ready (Jenkins targets). */
+  private readonly targets: TargetRegistry;
 
   constructor(
     private readonly host: ActorHost,
@@ -62,6 +77,14 @@ export class Nodepoold implements Workload {
   ) {
     this.log = host.logging.get('nodepool.NodePool');
     this.databaseLease = new DatabaseLease({ leases: host.db.leases, clock: host.clock, log: this.log, ...options.databaseLease });
+    this.configs = new BehaviorSubject(host.config);
+    this.targets = new TargetRegistry({
+      clock: host.clock,
+      log: host.logging.get('nodepool.targets'),
+      ...(options.secureJenkins && { secure: options.secureJenkins }),
+      ...(options.targetTimeoutMs !== undefined && { timeoutMs: options.targetTimeoutMs }),
+    });
+    this.targets.configure(host.config.targets);
   }
 
   /** Before the pool exists: this nodepoold must be the only one on the database. */
@@ -93,12 +116,15 @@ export class Nodepoold implements Workload {
       clock: host.clock,
       log: this.log,
       launchesAllowed: () => this.options.launches !== false && !this.stopping_,
+      demand: () => this.demand,
+      registersNodes: (target) => this.targets.registersNodes(target),
       dispatch: (launches) => {
         if (launches.length > 0) this.send({ type: 'launches', launches });
       },
     });
     const logic = poolMachineWithEffects({
       ...hostEffectDeps(host, this.log),
+      targets: this.targets,
       deletesAllowed: () => this.options.deletes !== false,
       deleteLease: leasePerCall(host.db, daemonLeaseOwner()),
       allocate: () => launcher.run(),
@@ -142,6 +168,7 @@ export class Nodepoold implements Workload {
     this.orphanWatch = this.host.inspection
       .pipe(filter((e) => e.type === '@xstate.snapshot' && (e.snapshot as { status?: string }).status === 'done'))
       .subscribe((e) => this.orphanDone((e.actorRef as AnyActorRef).id));
+    this.startIntake();
     this.log.info({ providers: config.providers.map((p) => p.name) }, 'nodepoold started');
   }
 
@@ -152,7 +179,7 @@ export class Nodepoold implements Workload {
     const nodes = rows.map((row) => ({
       provider: row.provider,
       nodeId: row.id,
-      input: nodeInputOf(row, config),
+      input: nodeInputOf(row, config, (target) => this.targets.registersNodes(target)),
       resumeFrom: saved.get(nodeActorId(row.id)),
     }));
     const subs = subnodes.flatMap((subnode) => {
@@ -173,6 +200,8 @@ export class Nodepoold implements Workload {
     for (const provider of config.providers) this.openGateway(provider);
     this.send({ type: 'providers.changed', providers: this.providerSettings() });
     this.periodicTasks?.reschedule();
+    this.targets.configure(config.targets);
+    this.configs.next(config);
   }
 
   /** A command changed a node: tell its actor what the command asked (the row may already say otherwise). */
@@ -211,14 +240,35 @@ export class Nodepoold implements Workload {
 
   async stopping(): Promise<void> {
     this.stopping_ = true;
+    for (const subscription of this.intake.splice(0)) subscription.unsubscribe();
     await this.periodicTasks?.stop();
     this.send({ type: 'stop' });
   }
 
   async stopped(): Promise<void> {
     this.orphanWatch?.unsubscribe();
+    await this.targets.close();
     await this.databaseLease.release();
     this.log.info('nodepoold stopped');
+  }
+
+  /** What the CI system says: queued work from Gearman, and job events from ZeroMQ that use, delete and hold nodes. */
+  private startIntake(): void {
+    const { host } = this;
+    this.intake.push(
+      queuedWork(this.configs, { clock: host.clock, log: host.logging.get('nodepool.GearmanClient'), other: this.options.ci?.demand }).subscribe((demand) => {
+        this.demand = demand;
+        this.send({ type: 'allocation.wanted' });
+      }),
+      jobEventsToNodes(this.configs, {
+        db: host.db,
+        config: () => host.config,
+        clock: host.clock,
+        log: host.logging.get('nodepool.NodeUpdateListener'),
+        toNode: (node, event) => this.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event }),
+        other: this.options.ci?.events,
+      }).subscribe(),
+    );
   }
 
   /** A leaked server's actor ended: its provider no longer lists it. */

@@ -72,6 +72,21 @@ export function providerMachineWithEffects(deps: NodeEffectDeps & { logging: Log
         if (failure.persistent) deps.log.error(fields, message);
         else deps.log.warn(fields, message);
       },
+      // A target that does not take the node keeps it out of ready; the operator hears of each failure.
+      reportRegisterFailure: ({ context }, failure) => {
+        const { nodeId } = context as NodeContext;
+        deps.log.warn(
+          { node: nodeId, attempts: failure.attempts, error: failure.error },
+          `registering node ${nodeId} with its target failed (attempt ${failure.attempts}): ${failure.error}; trying again in ${failure.retryInMs / 1000} s`,
+        );
+      },
+      reportUnregisterFailure: ({ context }, failure) => {
+        const { nodeId } = context as NodeContext;
+        const fields = { node: nodeId, attempts: failure.attempts, error: failure.error };
+        const message = `removing node ${nodeId} from its target failed (attempt ${failure.attempts}): ${failure.error}; its server waits; trying again in ${failure.retryInMs / 1000} s`;
+        if (failure.persistent) deps.log.error(fields, message);
+        else deps.log.warn(fields, message);
+      },
     },
   });
   const node = resumable(

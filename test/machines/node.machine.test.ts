@@ -35,7 +35,10 @@ function harness(options: { deletesAllowed?: boolean; snapshot?: SnapshotFrom<ty
     ssh: deferred<void>(),
     prepare: deferred<void>(),
     deletes: [] as ReturnType<typeof deferred<void>>[],
+    registers: [] as ReturnType<typeof deferred<void>>[],
+    unregisters: [] as ReturnType<typeof deferred<void>>[],
   };
+  const reported: string[] = [];
   const machine = nodeMachine.provide({
     actors: {
       createServer: fromPromise(async ({ input: i }) => {
@@ -56,15 +59,31 @@ function harness(options: { deletesAllowed?: boolean; snapshot?: SnapshotFrom<ty
         effects.deletes.push(d);
         return d.promise;
       }),
+      registerNode: fromPromise(async ({ input: i }) => {
+        calls.push(`registerNode ${i.nodeId}`);
+        const d = deferred<void>();
+        effects.registers.push(d);
+        return d.promise;
+      }),
+      unregisterNode: fromPromise(async ({ input: i }) => {
+        calls.push(`unregisterNode ${i.nodeId}`);
+        const d = deferred<void>();
+        effects.unregisters.push(d);
+        return d.promise;
+      }),
     },
-    actions: { reportLaunchFailure: (_, params) => failures.push(params.failure) },
+    actions: {
+      reportLaunchFailure: (_, params) => failures.push(params.failure),
+      reportRegisterFailure: (_, params) => reported.push(`register failed (${params.attempts}): ${params.error}, again in ${params.retryInMs} ms`),
+      reportUnregisterFailure: (_, params) => reported.push(`unregister failed (${params.attempts}): ${params.error}`),
+    },
     guards: { deletesAllowed: () => options.deletesAllowed ?? true },
   });
   const actor = createActor(machine, { input: { ...input, ...options.nodeInput }, snapshot: options.snapshot });
   actor.start();
   const state = () => actor.getSnapshot().value;
   const row = () => nodeStateOf(actor.getSnapshot().value);
-  return { actor, calls, failures, effects, state, row, machine };
+  return { actor, calls, failures, effects, state, row, machine, reported };
 }
 
 /** Drives a fresh node to ready: created, ACTIVE, SSH answers, prepared. */
@@ -196,6 +215,84 @@ describe('a node', () => {
     h.actor.send({ type: 'job.finished', job: 'gate-nova', result: 'FAILURE', autoHoldComment: 'Automatically held after failing gate-nova' });
     expect(h.state()).toBe('hold');
     expect(h.actor.getSnapshot().context.comment).toBe('Automatically held after failing gate-nova');
+  });
+
+  it('a job that finished on a ready node (its start missed) deletes it, or holds it for the job', async () => {
+    const deleted = harness();
+    await toReady(deleted);
+    deleted.actor.send({ type: 'job.finished', job: 'gate-nova', result: 'SUCCESS' });
+    expect(deleted.row()).toBe('delete');
+    expect(deleted.actor.getSnapshot().context.job).toBe('gate-nova');
+    const held = harness();
+    await toReady(held);
+    held.actor.send({ type: 'job.finished', job: 'gate-nova', result: 'FAILURE', autoHoldComment: 'Automatically held after failing gate-nova' });
+    expect(held.state()).toBe('hold');
+    expect(held.actor.getSnapshot().context).toMatchObject({ job: 'gate-nova', comment: 'Automatically held after failing gate-nova' });
+  });
+
+  it('of a target that registers nodes is ready only once the target took it, trying again after growing pauses', async () => {
+    const h = harness({ nodeInput: { registers: true } });
+    await toReady(h);
+    expect(h.state()).toEqual({ building: 'registering' });
+    h.effects.registers[0]?.reject(new Error('Jenkins http://127.0.0.1:1/: createNode: HTTP 500'));
+    await flush();
+    expect(h.state()).toEqual({ building: 'registerFailed' });
+    expect(h.reported).toEqual(['register failed (1): Jenkins http://127.0.0.1:1/: createNode: HTTP 500, again in 2000 ms']);
+    h.actor.send({ type: 'tick', now: T0 + 10_000 });
+    h.actor.send({ type: 'tick', now: T0 + 11_999 });
+    expect(h.effects.registers).toHaveLength(1);
+    h.actor.send({ type: 'tick', now: T0 + 12_000 });
+    expect(h.state()).toEqual({ building: 'registering' });
+    h.effects.registers[1]?.reject(new Error('down'));
+    await flush();
+    expect(h.reported.at(-1)).toBe('register failed (2): down, again in 4000 ms');
+    h.actor.send({ type: 'tick', now: T0 + 13_000 });
+    h.actor.send({ type: 'tick', now: T0 + 17_000 });
+    h.effects.registers[2]?.resolve();
+    await flush();
+    expect(h.state()).toBe('ready');
+    expect(h.calls.filter((c) => c.startsWith('registerNode'))).toHaveLength(3);
+  });
+
+  it('of a target that never takes it fails at the launch deadline, and its registration is removed before its server', async () => {
+    const h = harness({ nodeInput: { registers: true } });
+    await toReady(h);
+    h.effects.registers[0]?.reject(new Error('down'));
+    await flush();
+    h.actor.send({ type: 'tick', now: T0 + 10_000 });
+    h.actor.send({ type: 'tick', now: T0 + 61_000 });
+    expect(h.failures).toEqual([{ reason: 'timeout', message: 'not ready within the launch timeout of 60 s' }]);
+    expect(h.state()).toEqual({ deleting: 'unregistering' });
+    expect(h.calls.filter((c) => c.startsWith('deleteServer'))).toEqual([]);
+  });
+
+  it('registered with its target, has the registration removed before its server is deleted, waiting out a target that fails', async () => {
+    const h = harness({ nodeInput: { registers: true } });
+    await toReady(h);
+    h.effects.registers[0]?.resolve();
+    await flush();
+    h.actor.send({ type: 'delete', reason: 'done with it' });
+    expect(h.state()).toEqual({ deleting: 'unregistering' });
+    h.effects.unregisters[0]?.reject(new Error('Jenkins down'));
+    await flush();
+    expect(h.state()).toEqual({ deleting: 'unregisterFailed' });
+    expect(h.reported).toEqual(['unregister failed (1): Jenkins down']);
+    h.actor.send({ type: 'tick', now: T0 + 100_000 });
+    h.actor.send({ type: 'tick', now: T0 + 100_000 + DELETE_RETRY_MS });
+    expect(h.calls.filter((c) => c.startsWith('deleteServer'))).toEqual([]);
+    h.effects.unregisters[1]?.resolve();
+    await flush();
+    expect(h.state()).toEqual({ deleting: 'deletingServer' });
+    expect(h.calls.slice(-3)).toEqual(['unregisterNode 7', 'unregisterNode 7', 'deleteServer srv-1']);
+    await finishDeletion(h, T0 + 200_000);
+    expect(h.state()).toBe('removed');
+  });
+
+  it('of a target that does not register nodes is never registered nor unregistered', async () => {
+    const h = harness();
+    await toReady(h);
+    h.actor.send({ type: 'delete' });
+    expect(h.calls.filter((c) => /register/.test(c))).toEqual([]);
   });
 
   it('in hold ignores job events and is deleted only on request', async () => {

@@ -51,6 +51,7 @@ async function world(options: WorldOptions = {}) {
     cron: { cleanup: '27 */6 * * *', check: '*/15 * * * *' },
     zmqPublishers: [],
     gearmanServers: [],
+    gearmanPollIntervalS: 10,
     labels: [{ name: 'small', image: 'debian', minReady: 1, subnodes: 0, providers: [{ name: 'east' }] }],
     providers: [provider],
     targets: [],

@@ -6,7 +6,7 @@
  * never deletes the same server at the same time.
  */
 import { ActorHost } from '../../actors/host.js';
-import type { NodepoolConfig } from '../../config/index.js';
+import type { NodepoolConfig, SecureConfig } from '../../config/index.js';
 import { systemClock } from '../../core/clock.js';
 import { leaseOwner, nodeDeleteLease, NODE_DELETE_LEASE_TTL_MS } from '../../core/leases.js';
 import type { Database, NodeRecord, SubnodeRecord } from '../../db/index.js';
@@ -15,6 +15,7 @@ import { GatewayRegistry } from '../../gateway/index.js';
 import type { Logging } from '../../log/index.js';
 import { leaseHeldThroughout } from '../../nodepoold/delete-lease.js';
 import { NodeDeletion } from '../../nodepoold/node-deletion.js';
+import { TargetRegistry } from '../../targets/index.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
 import { existingNode, printNodes } from './nodes.js';
@@ -27,6 +28,8 @@ export interface DeleteNowOptions {
   owner?: string;
   /** Bound on the wait until the servers are gone; default the provider's launch-timeout, at most 5 min. */
   timeoutMs?: number;
+  /** The secure file's Jenkins sections: a registered node's agent is removed first. */
+  secureJenkins?: SecureConfig['jenkins'];
 }
 
 export async function deleteNodeNow(
@@ -64,7 +67,7 @@ export async function deleteNodeNow(
         return;
       }
       const timeoutMs = options.timeoutMs ?? Math.min(provider.launchTimeout * 1000, DELETE_NOW_TIMEOUT_MS);
-      await runDeletion({ db, config, logging, gateways, owner, node: marked.node, subnodes: marked.subnodes, timeoutMs });
+      await runDeletion({ db, config, logging, gateways, owner, node: marked.node, subnodes: marked.subnodes, timeoutMs, secureJenkins: options.secureJenkins });
       await db.changes.append('node', id, 'deleted');
       printNodes([marked.node], out, {});
     });
@@ -82,13 +85,16 @@ interface Deletion {
   node: NodeRecord;
   subnodes: SubnodeRecord[];
   timeoutMs: number;
+  secureJenkins: SecureConfig['jenkins'] | undefined;
 }
 
 /** Runs the deletion until the servers are gone, or gives up at the deadline with what is left. */
 async function runDeletion(deletion: Deletion): Promise<void> {
   const { db, config, logging, gateways, node } = deletion;
   const host = new ActorHost({ db, config, logging, gateways });
-  const work = new NodeDeletion(host, { node, subnodes: deletion.subnodes, deleteLease: leaseHeldThroughout(db, deletion.owner) });
+  const targets = new TargetRegistry({ clock: systemClock, log: logging.get('nodepool.targets'), ...(deletion.secureJenkins && { secure: deletion.secureJenkins }) });
+  targets.configure(config.targets);
+  const work = new NodeDeletion(host, { node, subnodes: deletion.subnodes, deleteLease: leaseHeldThroughout(db, deletion.owner), targets });
   host.add(work);
   await host.start();
   let timer: NodeJS.Timeout | undefined;
@@ -124,6 +130,7 @@ async function runDeletion(deletion: Deletion): Promise<void> {
     clearInterval(renewal);
     // What is left is saved where it stands: nodepoold resumes it.
     await host.stop();
+    await targets.close();
   }
 }
 

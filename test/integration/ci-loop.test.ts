@@ -1,0 +1,112 @@
+/**
+ * nodepoold as a process in the CI loop, with real sockets on loopback: a
+ * real gearmand whose queue is the demand, and a ZeroMQ publisher in
+ * Jenkins' format whose job events use, delete and hold the nodes.
+ */
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Database } from '../../src/db/index.js';
+import { JobEventPublisher } from '../../src/events/index.js';
+import { tempDir, writeConfigFile } from '../support/config-files.js';
+import { clearAll, describeEachBackend } from '../support/databases.js';
+import { allocationAfter, allocationWatch, startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { startGearmand, type TestGearmand } from '../support/gearmand.js';
+import { poolConfig } from '../support/pool-config.js';
+
+const running: RunningDaemon[] = [];
+const publishers: JobEventPublisher[] = [];
+afterEach(async (context) => {
+  const failed = context.task.result?.state === 'fail';
+  for (const daemon of running.splice(0)) {
+    if (failed) console.error(`nodepoold ${daemon.pid} said last:\n${daemon.tail()}`);
+    await daemon.kill();
+  }
+  for (const publisher of publishers.splice(0)) publisher.close();
+});
+
+describeEachBackend('nodepoold in the CI loop', (backend) => {
+  let db: Database;
+  let gearmand: TestGearmand;
+  beforeAll(async () => {
+    db = await backend.open();
+    gearmand = await startGearmand();
+  });
+  afterAll(async () => {
+    await gearmand?.stop();
+  });
+  afterEach(async () => {
+    await clearAll(db);
+  });
+
+  const start = (configFile: string, dir: string) => {
+    const watch = allocationWatch(dir);
+    const daemon = startNodepoold(['-c', configFile, '--no-builder', ...watch.args], watch.env);
+    running.push(daemon);
+    return daemon;
+  };
+  const count = async (state?: 'ready' | 'used' | 'hold') => (await db.nodes.list(state ? { state } : {})).length;
+
+  it('launches exactly one node per queued Gearman job of a label, and not again while they stay queued', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const config = poolConfig({ dir, dburi: backend.uri, providers: [{ name: 'fake-a', maxServers: 20 }], labels: [{ name: 'small', minReady: 1, providers: ['fake-a'] }] });
+    const configFile = writeConfigFile(dir, { ...config, 'gearman-servers': [{ host: '127.0.0.1', port: gearmand.port }], 'gearman-poll-interval': 0.5 });
+    // A queue of its own per backend: function names the other backend's test did not use.
+    const label = 'small';
+    const job = `gate-${backend.name}`;
+    const daemon = start(configFile, dir);
+    await waitFor('the min-ready node', async () => (await count('ready')) === 1);
+
+    await gearmand.submit(`build:${job}:${label}`, 7);
+    await waitFor('8 nodes ready', async () => (await count('ready')) === 8, { timeoutMs: 20_000 });
+    // Allocation after allocation, with the 7 jobs still queued, nothing more is launched.
+    const seen = daemon.lines.length;
+    const first = await allocationAfter(daemon, seen);
+    await allocationAfter(daemon, daemon.lines.indexOf(first));
+    expect(await count()).toBe(8);
+    expect(daemon.lines.filter((l) => l.msg === 'launching 7 node(s)')).toHaveLength(1);
+  });
+
+  it('job events make a node used, delete it after its job, and hold failed ones up to the job’s count, surviving a restart', { timeout: 90_000 }, async () => {
+    const dir = tempDir();
+    const publisher = await JobEventPublisher.bind('tcp://127.0.0.1:*');
+    publishers.push(publisher);
+    const config = poolConfig({ dir, dburi: backend.uri, labels: [{ name: 'small', minReady: 4, providers: ['fake-a'] }] });
+    const configFile = writeConfigFile(dir, { ...config, 'zmq-publishers': [publisher.endpoint] });
+    await db.jobs.create('gate-flaky', 1);
+    let daemon = start(configFile, dir);
+    await waitFor('4 ready nodes', async () => (await count('ready')) === 4, { timeoutMs: 20_000 });
+    await publisher.waitForSubscribers(1, 10_000);
+    const [a, b, c] = await db.nodes.list({ state: 'ready' });
+    if (!a?.nodename || !b?.nodename || !c?.nodename) throw new Error('ready nodes without node names');
+
+    // Events for nodes this pool does not have, and a malformed message, change nothing and stop nothing.
+    await publisher.started({ job: 'gate-other', number: 1, nodeName: 'not-a-node-of-ours' });
+    await publisher.send('onStarted {"name": ');
+
+    await publisher.started({ job: 'gate-ok', number: 1, nodeName: a.nodename });
+    await waitFor('node a used', async () => (await db.nodes.get(a.id))?.state === 'used');
+    await publisher.finalized({ job: 'gate-ok', number: 1, nodeName: a.nodename }, 'SUCCESS');
+    await waitFor('node a deleted', async () => !(await db.nodes.get(a.id)), { timeoutMs: 10_000 });
+
+    await publisher.started({ job: 'gate-flaky', number: 2, nodeName: b.nodename });
+    await publisher.finalized({ job: 'gate-flaky', number: 2, nodeName: b.nodename }, 'FAILURE');
+    await publisher.started({ job: 'gate-flaky', number: 3, nodeName: c.nodename });
+    await publisher.finalized({ job: 'gate-flaky', number: 3, nodeName: c.nodename }, 'FAILURE');
+    await waitFor('node b held, node c deleted', async () => (await db.nodes.get(b.id))?.state === 'hold' && !(await db.nodes.get(c.id)), { timeoutMs: 10_000 });
+    expect((await db.nodes.get(b.id))?.comment).toBe('Automatically held after failing gate-flaky');
+    expect(daemon.lines.filter((l) => l.level === 'warn' && /malformed/i.test(l.msg))).toHaveLength(1);
+
+    // The pool is made whole again around the held node, and a restart keeps what the events did.
+    await waitFor('4 ready nodes again', async () => (await count('ready')) === 4, { timeoutMs: 20_000 });
+    await daemon.stop();
+    daemon = start(configFile, dir);
+    await daemon.waitForLog('started', (l) => l.msg === 'nodepoold started');
+    await publisher.waitForSubscribers(1, 10_000);
+    const d = (await db.nodes.list({ state: 'ready' }))[0];
+    if (!d?.nodename) throw new Error('no ready node after the restart');
+    await publisher.started({ job: 'gate-flaky', number: 4, nodeName: d.nodename });
+    await publisher.finalized({ job: 'gate-flaky', number: 4, nodeName: d.nodename }, 'FAILURE');
+    await waitFor('node d deleted: the job already has its one held node', async () => !(await db.nodes.get(d.id)), { timeoutMs: 10_000 });
+    expect((await db.nodes.get(b.id))?.state).toBe('hold');
+    expect(await count('hold')).toBe(1);
+  });
+});
