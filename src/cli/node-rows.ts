@@ -3,7 +3,8 @@ import { formatAge, renderTable } from './table.js';
 
 export const NODE_COLUMNS = [
   'ID', 'Provider', 'AZ', 'Label', 'Target', 'Manager', 'Hostname', 'NodeName',
-  'Server ID', 'IP', 'State', 'Age', 'Comment',
+  // Job comes last, after 0.4's columns, so that a script counting columns still finds them.
+  'Server ID', 'IP', 'State', 'Age', 'Comment', 'Job',
 ] as const;
 
 /** A node as upstream's JSON listings spelled it (node-list.json, `list --json`). */
@@ -22,6 +23,7 @@ export function nodeJson(node: NodeRecord, now: number) {
     state: node.state,
     age: formatAge(node.stateTime, now),
     comment: node.comment,
+    job: node.job,
   };
 }
 
@@ -30,7 +32,7 @@ export function nodeTable(nodes: readonly NodeRecord[], now: number): string {
     NODE_COLUMNS,
     nodes.map((n) => [
       n.id, n.provider, n.az, n.label, n.target, n.manager, n.hostname, n.nodename,
-      n.externalId, n.ip, n.state, formatAge(n.stateTime, now), n.comment,
+      n.externalId, n.ip, n.state, formatAge(n.stateTime, now), n.comment, n.job,
     ]),
   );
 }

@@ -56,6 +56,7 @@ const columns: ColumnMap<NodeRecord> = {
   state: 'state',
   stateTime: 'state_time',
   comment: 'comment',
+  job: 'job',
   createdAt: 'created_at',
 };
 
@@ -76,6 +77,7 @@ function fromRow(r: Row): NodeRecord {
     state: str(r.state) as NodeState,
     stateTime: num(r.state_time),
     comment: strOrNull(r.comment),
+    job: strOrNull(r.job),
     createdAt: num(r.created_at),
   };
 }
@@ -102,6 +104,7 @@ export class NodeRepository extends Table<NodeRecord> {
       state: fields.state ?? 'building',
       stateTime: fields.stateTime ?? createdAt,
       comment: fields.comment ?? null,
+      job: null,
       createdAt,
     });
   }

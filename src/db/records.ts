@@ -25,6 +25,8 @@ export interface NodeRecord {
   state: NodeState;
   stateTime: number;
   comment: string | null;
+  /** The job that last ran on the node (from its job events). */
+  job: string | null;
   createdAt: number;
 }
 

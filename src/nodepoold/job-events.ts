@@ -7,13 +7,12 @@
  * event changed is in the node's snapshot and survives a restart.
  */
 import type { NodepoolConfig } from '../config/types.js';
+import { autoHoldComment } from '../core/auto-hold.js';
 import type { Database, NodeRecord } from '../db/index.js';
 import type { JobEvent } from '../events/index.js';
 import type { Logger } from '../log/index.js';
 import type { NodeEvent } from '../../machines/node.machine.js';
 
-/** The comment of an automatically held node; the job's held nodes are found by it, as Nodepool 0.4 found them. */
-export const autoHoldComment = (job: string) => `Automatically held after failing ${job}`;
 
 /** A hold decided here stays counted this long at most while its row does not say so yet. */
 const PENDING_HOLD_MS = 5 * 60_000;

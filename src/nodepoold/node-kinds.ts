@@ -47,6 +47,7 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
     ipPrivate: context.ipPrivate ?? null,
   };
   if (context.comment !== undefined) patch.comment = context.comment;
+  if (context.job !== undefined) patch.job = context.job;
   // A delete the cloud keeps refusing shows in `nodepool list`, with the cloud's words.
   if (patch.state === 'delete' && context.deleteError !== undefined) patch.comment = `delete failed (attempt ${context.deleteAttempts}): ${context.deleteError}`;
   return patch;

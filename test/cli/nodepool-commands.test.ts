@@ -11,6 +11,7 @@ async function seedNodes(db: Database): Promise<number[]> {
   const fields = { provider: 'fake-a', label: 'small', target: 'local', manager: 'np1', az: 'az1' } as const;
   const a = await db.nodes.create({ ...fields, state: 'ready', hostname: 'small-fake-a-1', nodename: 'small-fake-a-1', externalId: 'srv-1', ip: '127.0.0.11' });
   const b = await db.nodes.create({ ...fields, state: 'used', hostname: 'small-fake-a-2', nodename: 'small-fake-a-2', externalId: 'srv-2', ip: '127.0.0.12' });
+  await db.nodes.update(b.id, { job: 'gate-nova-python3' });
   return [a.id, b.id];
 }
 
@@ -37,10 +38,12 @@ describeEachBackend('nodepool commands over the database', (backend) => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines[1]).toMatch(
-      /^\| ID +\| Provider +\| AZ +\| Label +\| Target +\| Manager +\| Hostname +\| NodeName +\| Server ID +\| IP +\| State +\| Age +\| Comment +\|$/,
+      /^\| ID +\| Provider +\| AZ +\| Label +\| Target +\| Manager +\| Hostname +\| NodeName +\| Server ID +\| IP +\| State +\| Age +\| Comment +\| Job +\|$/,
     );
     expect(lines).toHaveLength(6);
-    expect(lines[3]).toMatch(new RegExp(`^\\| ${ids[0]} +\\| fake-a +\\| az1 +\\| small .*\\| srv-1 +\\| 127\\.0\\.0\\.11 +\\| ready +\\| 00:00:\\d\\d:\\d\\d +\\| +\\|$`));
+    expect(lines[3]).toMatch(new RegExp(`^\\| ${ids[0]} +\\| fake-a +\\| az1 +\\| small .*\\| srv-1 +\\| 127\\.0\\.0\\.11 +\\| ready +\\| 00:00:\\d\\d:\\d\\d +\\| +\\| +\\|$`));
+    // A used node shows the job it is used by, in the last column.
+    expect(lines[4]).toMatch(/\| used +\| 00:00:\d\d:\d\d +\| +\| gate-nova-python3 \|$/);
   });
 
   it('list --json prints the same rows with upstream keys', async () => {
@@ -52,8 +55,9 @@ describeEachBackend('nodepool commands over the database', (backend) => {
       [ids[1], 'used', 'srv-2', 'small-fake-a-2'],
     ]);
     expect(Object.keys(rows[0] ?? {})).toEqual([
-      'id', 'provider', 'AZ', 'label', 'target', 'manager', 'hostname', 'node_name', 'server_id', 'ip', 'state', 'age', 'comment',
+      'id', 'provider', 'AZ', 'label', 'target', 'manager', 'hostname', 'node_name', 'server_id', 'ip', 'state', 'age', 'comment', 'job',
     ]);
+    expect(rows.map((r) => r.job)).toEqual([null, 'gate-nova-python3']);
   });
 
   it('hold puts the node in hold with the reason, prints it, and logs the change for the daemon', async () => {

@@ -33,6 +33,7 @@ describeEachBackend('nodes and subnodes', (backend) => {
       state: 'building',
       stateTime: 1_000_000,
       comment: null,
+      job: null,
       createdAt: 1_000_000,
     });
     expect(await db.nodes.get(node.id)).toEqual(node);

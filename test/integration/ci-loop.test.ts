@@ -9,6 +9,7 @@ import { JobEventPublisher } from '../../src/events/index.js';
 import { tempDir, writeConfigFile } from '../support/config-files.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 import { allocationAfter, allocationWatch, startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
+import { runExecutable } from '../support/cli.js';
 import { startGearmand, type TestGearmand } from '../support/gearmand.js';
 import { poolConfig } from '../support/pool-config.js';
 
@@ -84,6 +85,8 @@ describeEachBackend('nodepoold in the CI loop', (backend) => {
 
     await publisher.started({ job: 'gate-ok', number: 1, nodeName: a.nodename });
     await waitFor('node a used', async () => (await db.nodes.get(a.id))?.state === 'used');
+    const listed = JSON.parse((await runExecutable('nodepool', ['-c', configFile, 'list', '--json'])).stdout) as { id: number; job: string | null }[];
+    expect(listed.find((n) => n.id === a.id)?.job).toBe('gate-ok');
     await publisher.finalized({ job: 'gate-ok', number: 1, nodeName: a.nodename }, 'SUCCESS');
     await waitFor('node a deleted', async () => !(await db.nodes.get(a.id)), { timeoutMs: 10_000 });
 
@@ -93,6 +96,8 @@ describeEachBackend('nodepoold in the CI loop', (backend) => {
     await publisher.finalized({ job: 'gate-flaky', number: 3, nodeName: c.nodename }, 'FAILURE');
     await waitFor('node b held, node c deleted', async () => (await db.nodes.get(b.id))?.state === 'hold' && !(await db.nodes.get(c.id)), { timeoutMs: 10_000 });
     expect((await db.nodes.get(b.id))?.comment).toBe('Automatically held after failing gate-flaky');
+    const jobs = JSON.parse((await runExecutable('nodepool', ['-c', configFile, 'job-list', '--json'])).stdout) as { name: string; held: number }[];
+    expect(jobs.find((j) => j.name === 'gate-flaky')?.held).toBe(1);
     expect(daemon.lines.filter((l) => l.level === 'warn' && /malformed/i.test(l.msg))).toHaveLength(1);
 
     // The pool is made whole again around the held node, and a restart keeps what the events did.

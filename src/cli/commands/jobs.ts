@@ -1,20 +1,26 @@
 import type { Database } from '../../db/index.js';
 import type { JobRecord } from '../../db/records.js';
+import { autoHoldComment } from '../../core/auto-hold.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
 import { renderTable } from '../table.js';
 import type { ListingOptions } from './nodes.js';
 
-function printJobs(jobs: readonly JobRecord[], out: Output, options: ListingOptions): void {
+/** The jobs, with how many nodes are held for each (after its failures); Held comes after 0.4's columns. */
+async function printJobs(db: Database, out: Output, options: ListingOptions): Promise<void> {
+  const jobs = await db.jobs.list();
+  const heldComments = new Map<string | null, number>();
+  for (const node of await db.nodes.list({ state: 'hold' })) heldComments.set(node.comment, (heldComments.get(node.comment) ?? 0) + 1);
+  const held = (job: JobRecord) => heldComments.get(autoHoldComment(job.name)) ?? 0;
   if (options.json) {
-    out.out(JSON.stringify(jobs.map((j) => ({ id: j.id, name: j.name, hold_on_failure: j.holdOnFailure })), null, 2));
+    out.out(JSON.stringify(jobs.map((j) => ({ id: j.id, name: j.name, hold_on_failure: j.holdOnFailure, held: held(j) })), null, 2));
     return;
   }
-  out.out(renderTable(['ID', 'Name', 'Hold on Failure'], jobs.map((j) => [j.id, j.name, j.holdOnFailure])));
+  out.out(renderTable(['ID', 'Name', 'Hold on Failure', 'Held'], jobs.map((j) => [j.id, j.name, j.holdOnFailure, held(j)])));
 }
 
 export async function listJobs(db: Database, out: Output, options: ListingOptions): Promise<void> {
-  printJobs(await db.jobs.list(), out, options);
+  await printJobs(db, out, options);
 }
 
 /** `job-create NAME --hold-on-failure N`, then the job table as upstream printed it. */
@@ -24,7 +30,7 @@ export async function createJob(db: Database, out: Output, name: string, holdOnF
     const job = await tx.jobs.create(name, holdOnFailure);
     await tx.changes.append('job', job.id, 'create');
   });
-  printJobs(await db.jobs.list(), out, {});
+  await printJobs(db, out, {});
 }
 
 export async function deleteJob(db: Database, id: number): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
 import * as buildWithdrawn from './002-build-withdrawn.js';
+import * as nodeJob from './003-node-job.js';
 
 interface Migration {
   name: string;
@@ -16,6 +17,7 @@ interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { name: '001-initial', ...initial },
   { name: '002-build-withdrawn', ...buildWithdrawn },
+  { name: '003-node-job', ...nodeJob },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
