@@ -105,6 +105,8 @@ export interface NodeContext extends NodeInput, DeletionFields {
   /** When a failed registration is tried again (ms epoch); undefined until the pause starts. */
   retryRegisterAt?: number;
   registerError?: string;
+  /** The manager that took the node (assign-via-gearman): revoked from it at the deletion. */
+  manager?: string;
 }
 
 /** A failed registration with the target, as the machine tells src (which logs it). */
@@ -189,9 +191,9 @@ export const nodeMachine = setup({
       typeof fromPromise<void, { nodeId: number; deadline: number; ip?: string; provider?: string }>
     >,
     /** Registers the node with its target (a Jenkins agent, the test job started). */
-    registerNode: notProvided('registerNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number; ip?: string }>>,
+    registerNode: notProvided('registerNode') as unknown as ReturnType<typeof fromPromise<{ manager?: string }, { nodeId: number; ip?: string }>>,
     /** Removes the node's registration with its target; one already gone counts as removed. */
-    unregisterNode: notProvided('unregisterNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number }>>,
+    unregisterNode: notProvided('unregisterNode') as unknown as ReturnType<typeof fromPromise<void, { nodeId: number; manager?: string }>>,
     /** Asks the cloud to delete the server; resolves when the cloud accepted. */
     deleteServer: notProvided('deleteServer') as unknown as ReturnType<
       typeof fromPromise<void, { nodeId: number; role: NodeRole; serverId: string }>
@@ -204,6 +206,10 @@ export const nodeMachine = setup({
     reportRegisterFailure: (_, _params: RegisterFailure) => {},
     /** Told to src, which logs it: removing the node's registration failed; tried again after a pause. */
     reportUnregisterFailure: (_, _params: DeleteFailure) => {},
+    /** The manager a target named when it took the node (assign-via-gearman). */
+    recordManager: assign({
+      manager: ({ event, context }) => (event as unknown as { output?: { manager?: string } }).output?.manager ?? context.manager,
+    }),
     recordRegisterFailure: assign({
       registerAttempts: ({ context }) => (context.registerAttempts ?? 0) + 1,
       registerError: ({ event }) => errorMessage((event as { error?: unknown }).error),
@@ -371,7 +377,7 @@ export const nodeMachine = setup({
           invoke: {
             src: 'registerNode',
             input: ({ context }) => ({ nodeId: context.nodeId, ...(context.ip !== undefined && { ip: context.ip }) }),
-            onDone: LAUNCHED,
+            onDone: LAUNCHED.map((t) => ({ ...t, actions: 'recordManager' as const })),
             onError: {
               target: 'registerFailed',
               actions: [
@@ -458,7 +464,7 @@ export const nodeMachine = setup({
         unregistering: {
           invoke: {
             src: 'unregisterNode',
-            input: ({ context }) => ({ nodeId: context.nodeId }),
+            input: ({ context }) => ({ nodeId: context.nodeId, ...(context.manager !== undefined && { manager: context.manager }) }),
             onDone: { target: 'deciding', actions: assign({ registration: 'removed' }) },
             onError: {
               target: 'unregisterFailed',

@@ -215,7 +215,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
         const name = row.nodename ?? row.hostname ?? `node-${row.id}`;
         const host = input.ip ?? row.ip;
         if (!host) throw new NodeEffectError('network', `node ${row.id} has no address to register`);
-        await target.register({ name, host, label: row.label, userHome: image.userHome, username: image.username, privateKey: image.privateKey });
+        return target.register({ name, host, label: row.label, userHome: image.userHome, username: image.username, privateKey: image.privateKey });
       }),
 
       unregisterNode: fromPromise(async ({ input }) => {
@@ -227,7 +227,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
           deps.log.warn({ node: row.id, target: row.target }, `node ${row.id}: target ${row.target} is no longer configured; its registration there cannot be removed`);
           return;
         }
-        await target.unregister({ name: row.nodename ?? row.hostname ?? `node-${row.id}` });
+        await target.unregister({ name: row.nodename ?? row.hostname ?? `node-${row.id}`, ...(input.manager !== undefined && { manager: input.manager }) });
       }),
 
       deleteServer: fromPromise(async ({ input }) => {

@@ -48,6 +48,8 @@ export function rowPatchOf(snapshot: NodeSnapshotLike): NodePatch {
   };
   if (context.comment !== undefined) patch.comment = context.comment;
   if (context.job !== undefined) patch.job = context.job;
+  // The manager a target's Gearman worker named replaces the launching daemon's host name (the Manager column).
+  if (context.manager !== undefined) patch.manager = context.manager;
   // A delete the cloud keeps refusing shows in `nodepool list`, with the cloud's words.
   if (patch.state === 'delete' && context.deleteError !== undefined) patch.comment = `delete failed (attempt ${context.deleteAttempts}): ${context.deleteError}`;
   return patch;

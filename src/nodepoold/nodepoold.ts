@@ -84,7 +84,7 @@ export class Nodepoold implements Workload {
       ...(options.secureJenkins && { secure: options.secureJenkins }),
       ...(options.targetTimeoutMs !== undefined && { timeoutMs: options.targetTimeoutMs }),
     });
-    this.targets.configure(host.config.targets);
+    this.targets.configure(host.config.targets, host.config.gearmanServers);
   }
 
   /** Before the pool exists: this nodepoold must be the only one on the database. */
@@ -200,7 +200,7 @@ export class Nodepoold implements Workload {
     for (const provider of config.providers) this.openGateway(provider);
     this.send({ type: 'providers.changed', providers: this.providerSettings() });
     this.periodicTasks?.reschedule();
-    this.targets.configure(config.targets);
+    this.targets.configure(config.targets, config.gearmanServers);
     this.configs.next(config);
   }
 

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
 import { JobEventPublisher } from '../../src/events/index.js';
+import { GearmanWorker } from '../../src/gearman/index.js';
 import { tempDir, writeConfigFile } from '../support/config-files.js';
 import { clearAll, describeEachBackend } from '../support/databases.js';
 import { allocationAfter, allocationWatch, startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
@@ -113,5 +114,43 @@ describeEachBackend('nodepoold in the CI loop', (backend) => {
     await waitFor('node d deleted: the job already has its one held node', async () => !(await db.nodes.get(d.id)), { timeoutMs: 10_000 });
     expect((await db.nodes.get(b.id))?.state).toBe('hold');
     expect(await count('hold')).toBe(1);
+  });
+
+  it('assign-via-gearman offers each node to a manager, records the manager it names, and revokes the node from it at the deletion', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const target = `zuul-${backend.name}`;
+    const config = poolConfig({ dir, dburi: backend.uri, labels: [{ name: 'small', minReady: 1, providers: ['fake-a'] }] });
+    const configFile = writeConfigFile(dir, {
+      ...config,
+      targets: [{ name: target, 'assign-via-gearman': true }],
+      'gearman-servers': [{ host: '127.0.0.1', port: gearmand.port }],
+    });
+    start(configFile, dir);
+    // A manager: a real Gearman worker that takes the offer and answers with its name.
+    const worker = new GearmanWorker({ host: '127.0.0.1', port: gearmand.port });
+    try {
+      const offer = await waitFor('an offer', () => worker.grabJob([`node_assign:${target}`]), { timeoutMs: 20_000 });
+      const offered = JSON.parse(offer.payload.toString('utf8')) as Record<string, unknown>;
+      expect(offered).toMatchObject({ description: 'Dynamic single use small node', labels: 'small', root: '/home/jenkins' });
+      // Not ready before the manager took it.
+      expect(await count('ready')).toBe(0);
+      await offer.complete(JSON.stringify({ manager: 'manager-7' }));
+      const node = await waitFor('the node ready, managed by manager-7', async () => {
+        const [ready] = await db.nodes.list({ state: 'ready' });
+        return ready?.manager === 'manager-7' ? ready : undefined;
+      }, { timeoutMs: 10_000 });
+      expect(node.nodename).toBe(offered.name);
+
+      await db.transaction(async (tx) => {
+        await tx.nodes.setState(node.id, 'delete');
+        await tx.changes.append('node', node.id, 'delete');
+      });
+      const revoke = await waitFor('the revoke queued', () => worker.grabJob(['node_revoke:manager-7']), { timeoutMs: 15_000 });
+      expect(JSON.parse(revoke.payload.toString('utf8'))).toEqual({ name: node.nodename });
+      await revoke.complete();
+      await waitFor('the node gone', async () => !(await db.nodes.get(node.id)), { timeoutMs: 15_000 });
+    } finally {
+      worker.close();
+    }
   });
 });

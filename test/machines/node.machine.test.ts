@@ -35,7 +35,7 @@ function harness(options: { deletesAllowed?: boolean; snapshot?: SnapshotFrom<ty
     ssh: deferred<void>(),
     prepare: deferred<void>(),
     deletes: [] as ReturnType<typeof deferred<void>>[],
-    registers: [] as ReturnType<typeof deferred<void>>[],
+    registers: [] as ReturnType<typeof deferred<{ manager?: string }>>[],
     unregisters: [] as ReturnType<typeof deferred<void>>[],
   };
   const reported: string[] = [];
@@ -61,12 +61,12 @@ function harness(options: { deletesAllowed?: boolean; snapshot?: SnapshotFrom<ty
       }),
       registerNode: fromPromise(async ({ input: i }) => {
         calls.push(`registerNode ${i.nodeId}`);
-        const d = deferred<void>();
+        const d = deferred<{ manager?: string }>();
         effects.registers.push(d);
         return d.promise;
       }),
       unregisterNode: fromPromise(async ({ input: i }) => {
-        calls.push(`unregisterNode ${i.nodeId}`);
+        calls.push(`unregisterNode ${i.nodeId}${i.manager ? ` from ${i.manager}` : ''}`);
         const d = deferred<void>();
         effects.unregisters.push(d);
         return d.promise;
@@ -248,7 +248,7 @@ describe('a node', () => {
     expect(h.reported.at(-1)).toBe('register failed (2): down, again in 4000 ms');
     h.actor.send({ type: 'tick', now: T0 + 13_000 });
     h.actor.send({ type: 'tick', now: T0 + 17_000 });
-    h.effects.registers[2]?.resolve();
+    h.effects.registers[2]?.resolve({});
     await flush();
     expect(h.state()).toBe('ready');
     expect(h.calls.filter((c) => c.startsWith('registerNode'))).toHaveLength(3);
@@ -269,8 +269,9 @@ describe('a node', () => {
   it('registered with its target, has the registration removed before its server is deleted, waiting out a target that fails', async () => {
     const h = harness({ nodeInput: { registers: true } });
     await toReady(h);
-    h.effects.registers[0]?.resolve();
+    h.effects.registers[0]?.resolve({ manager: 'zuul-launcher-2' });
     await flush();
+    expect(h.actor.getSnapshot().context.manager).toBe('zuul-launcher-2');
     h.actor.send({ type: 'delete', reason: 'done with it' });
     expect(h.state()).toEqual({ deleting: 'unregistering' });
     h.effects.unregisters[0]?.reject(new Error('Jenkins down'));
@@ -283,7 +284,7 @@ describe('a node', () => {
     h.effects.unregisters[1]?.resolve();
     await flush();
     expect(h.state()).toEqual({ deleting: 'deletingServer' });
-    expect(h.calls.slice(-3)).toEqual(['unregisterNode 7', 'unregisterNode 7', 'deleteServer srv-1']);
+    expect(h.calls.slice(-3)).toEqual(['unregisterNode 7 from zuul-launcher-2', 'unregisterNode 7 from zuul-launcher-2', 'deleteServer srv-1']);
     await finishDeletion(h, T0 + 200_000);
     expect(h.state()).toBe('removed');
   });

@@ -93,7 +93,7 @@ async function runDeletion(deletion: Deletion): Promise<void> {
   const { db, config, logging, gateways, node } = deletion;
   const host = new ActorHost({ db, config, logging, gateways });
   const targets = new TargetRegistry({ clock: systemClock, log: logging.get('nodepool.targets'), ...(deletion.secureJenkins && { secure: deletion.secureJenkins }) });
-  targets.configure(config.targets);
+  targets.configure(config.targets, config.gearmanServers);
   const work = new NodeDeletion(host, { node, subnodes: deletion.subnodes, deleteLease: leaseHeldThroughout(db, deletion.owner), targets });
   host.add(work);
   await host.start();
