@@ -20,6 +20,7 @@ export interface NodepooldOptions {
   deletes: boolean;
   launches: boolean;
   webapp: boolean;
+  ciSimulator: boolean;
 }
 
 export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers'>;
@@ -43,6 +44,7 @@ export function nodepooldProgram(): Command {
     .option('--no-deletes', 'delete nothing (nodes, leaked instances)')
     .option('--no-launches', 'launch nothing')
     .option('--no-webapp', 'do not serve the status web pages')
+    .option('--no-ci-simulator', 'do not run the CI simulator of the ci-simulator section')
     .version(packageVersion(), '--version', 'show version');
 }
 

@@ -5,6 +5,8 @@ import { systemClock } from '../core/clock.js';
 import { DatabaseLease } from '../nodepoold/database-lease.js';
 import { Nodepoold } from '../nodepoold/nodepoold.js';
 import { nodepooldTuningFromEnv } from '../nodepoold/tuning.js';
+import { inProcessCiSimulator } from '../tools/ci-simulator/index.js';
+import { CiSimulatorWorkload } from './ci-simulator-workload.js';
 import { runDaemon } from './daemon-lifecycle.js';
 import { nodepooldProgram, type NodepooldOptions } from './daemon-programs.js';
 import { processOutput } from './output.js';
@@ -27,8 +29,16 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
       // Another nodepoold took the database over (this one was taken for dead): stop as on SIGTERM.
       const databaseLease = { onLost: () => process.kill(process.pid, 'SIGTERM') };
+      // The CI simulator of the ci-simulator section, unless --no-ci-simulator: its queue and job events go straight to nodepoold.
+      const ci = options.ciSimulator
+        ? inProcessCiSimulator({ config, currentConfig: () => host.config, db, clock: systemClock, log: logging.get('nodepool.CiSimulator') })
+        : undefined;
       host.add(
-        new Nodepoold(host, { launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease, ...(secure && { secureJenkins: secure.jenkins }) }),
+        new Nodepoold(host, {
+          launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease,
+          ...(secure && { secureJenkins: secure.jenkins }),
+          ...(ci && { ci: ci.sources }),
+        }),
       );
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
       // through the same gateways (one rate queue per provider for the whole process).
@@ -38,6 +48,8 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
       if (options.builder && config.imagesDir) {
         host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, program: 'nodepoold', tuning }));
       }
+      // Added last, so it starts once nodepoold listens and stops first, while nodepoold still hears the runs it aborts.
+      if (ci) host.add(new CiSimulatorWorkload(ci.simulator));
       return host;
     },
   });

@@ -28,6 +28,7 @@ export function crossCheck(input: CrossCheckInput): ConfigProblem[] {
   config.labels.forEach((label, i) => checkLabel(label, i, config.providers, report));
   config.providers.forEach((p, i) => checkProviderImages(p, i, config, report));
   config.providers.forEach((p, i) => checkCredentials(p, i, input.clouds, report));
+  checkCiSimulator(config, report);
   return report.problems;
 }
 
@@ -91,6 +92,20 @@ function checkProviderImages(p: Provider, i: number, config: NodepoolConfig, rep
         `no diskimage named '${img.diskimage}' (the file defines no diskimages), so this image is never built or uploaded`, 'warning');
     } else {
       report(['providers', i, 'images', j, key], `no diskimage named '${img.diskimage}'`);
+    }
+  });
+}
+
+/** The simulator's jobs run on the pool's labels: a run of a label nothing launches would wait for ever. */
+function checkCiSimulator(config: NodepoolConfig, report: Reporter): void {
+  const jobs = config.ciSimulator?.jobs ?? [];
+  checkUnique(jobs, ['ci-simulator', 'jobs'], 'ci-simulator job', report);
+  jobs.forEach((job, i) => {
+    const label = config.labels.find((l) => l.name === job.label);
+    if (!label) {
+      report(['ci-simulator', 'jobs', i, 'label'], `ci-simulator job '${job.name}' runs on non-existent label '${job.label}'`);
+    } else if (label.minReady < 0) {
+      report(['ci-simulator', 'jobs', i, 'label'], `ci-simulator job '${job.name}' runs on label '${job.label}', which is disabled (min-ready: -1): its runs wait for ever`, 'warning');
     }
   });
 }

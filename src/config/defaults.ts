@@ -34,6 +34,7 @@ export const DEFAULTS = {
     rate: 1.0,
     assignViaGearman: false,
   },
+  ciSimulatorJob: { failureRate: 0, holdOnFailure: 0 },
 } as const;
 
 export const DEFAULT_FAKE_CLOUD: FakeCloudSettings = {

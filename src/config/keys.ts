@@ -6,7 +6,7 @@
  */
 import { driverOf } from './schema.js';
 import {
-  cronShape, diskimageShape, fakeFailureShape, fakeFlavorShape, fakeLatencyShape, fakeQuotaShape, fakeShape,
+  ciSimulatorJobShape, ciSimulatorShape, cronShape, diskimageShape, fakeFailureShape, fakeFlavorShape, fakeLatencyShape, fakeQuotaShape, fakeShape,
   gearmanShape, jenkinsShape, labelProviderShape, labelShape, networkShape, providerImageShape, providerShape,
   targetShape, topShape, webappShape,
 } from './schema.js';
@@ -74,6 +74,7 @@ const TOP: Section = {
     diskimages: { list: true, section: leaf(diskimageShape) },
     providers: { list: true, section: providerSection },
     targets: { list: true, section: { known: keysOf(targetShape), children: { jenkins: { list: false, section: leaf(jenkinsShape) } } } },
+    'ci-simulator': { list: false, section: { known: keysOf(ciSimulatorShape), children: { jobs: { list: true, section: leaf(ciSimulatorJobShape) } } } },
   },
 };
 

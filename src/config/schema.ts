@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { cronProblem } from './cron.js';
 import { DEFAULTS, DEFAULT_FAKE_CLOUD, DRIVERS, IMAGE_TYPES, META_LIMITS } from './defaults.js';
 import type {
-  DiskImage, FakeCloudSettings, Label, NodepoolConfig, Provider, ProviderImage, ProviderNetwork, Target,
+  CiSimulatorConfig, DiskImage, FakeCloudSettings, Label, NodepoolConfig, Provider, ProviderImage, ProviderNetwork, Target,
 } from './types.js';
 
 const str = z.string();
@@ -208,6 +208,34 @@ function defined<T extends object>(o: T | undefined): Partial<{ [K in keyof T]: 
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as never;
 }
 
+// ---- the CI simulator (ext) ---------------------------------------------------
+
+/** The job is the middle part of the Gearman function `build:<job>:<label>`, which colons separate. */
+const ciJobName = name.refine((n) => !n.includes(':'), { error: "must not contain ':' (it separates the job from the label in build:<job>:<label>)" });
+export const ciSimulatorJobShape = {
+  name: ciJobName,
+  label: name,
+  every: positiveSeconds,
+  duration: z.number().min(0, { error: 'must not be negative (seconds)' }),
+  'failure-rate': probability.optional(),
+  'hold-on-failure': int.min(0, { error: 'must not be negative (nodes)' }).optional(),
+};
+export const ciSimulatorShape = {
+  jobs: z.array(z.object(ciSimulatorJobShape)),
+  publish: zmqPublisher.optional(),
+};
+const ciSimulatorSchema = z.object(ciSimulatorShape).transform((c): CiSimulatorConfig => ({
+  jobs: c.jobs.map((j) => ({
+    name: j.name,
+    label: j.label,
+    everyS: j.every,
+    durationS: j.duration,
+    failureRate: j['failure-rate'] ?? DEFAULTS.ciSimulatorJob.failureRate,
+    holdOnFailure: j['hold-on-failure'] ?? DEFAULTS.ciSimulatorJob.holdOnFailure,
+  })),
+  ...(c.publish !== undefined && { publish: c.publish }),
+}));
+
 // ---- providers ---------------------------------------------------------------
 
 export const providerShape = {
@@ -329,6 +357,7 @@ export const topShape = {
   targets: z.array(targetSchema),
   diskimages: z.array(diskimageSchema).optional(),
   webapp: webappSchema.optional(),
+  'ci-simulator': ciSimulatorSchema.optional(),
 };
 
 export const nodepoolSchema = z.object(topShape).transform((c): NodepoolConfig => ({
@@ -344,4 +373,5 @@ export const nodepoolSchema = z.object(topShape).transform((c): NodepoolConfig =
   targets: c.targets,
   diskimages: c.diskimages ?? [],
   webapp: c.webapp ?? { ...DEFAULTS.webapp },
+  ...(c['ci-simulator'] !== undefined && { ciSimulator: c['ci-simulator'] }),
 }));

@@ -19,6 +19,8 @@ export interface NodepoolConfig {
   targets: Target[];
   diskimages: DiskImage[];
   webapp: WebappConfig;
+  /** ext: a simulated CI system playing against nodepoold (docs/ci-simulator.md); nodepoold itself ignores it. */
+  ciSimulator?: CiSimulatorConfig;
 }
 
 export interface CronConfig {
@@ -34,6 +36,27 @@ export interface GearmanServer {
 export interface WebappConfig {
   listen: string;
   port: number;
+}
+
+/** ext: the jobs the CI simulator runs, and where its standalone program publishes their events. */
+export interface CiSimulatorConfig {
+  jobs: CiSimulatorJob[];
+  /** `tcp://host:port` the standalone program binds its ZeroMQ publisher to. */
+  publish?: string;
+}
+
+export interface CiSimulatorJob {
+  name: string;
+  /** The label its runs need a node of. */
+  label: string;
+  /** Seconds between two runs queued (> 0). */
+  everyS: number;
+  /** Seconds a run takes (>= 0). */
+  durationS: number;
+  /** Chance in [0, 1] that a run fails. */
+  failureRate: number;
+  /** The job row's hold-on-failure count when the simulator creates the row. */
+  holdOnFailure: number;
 }
 
 export interface Label {
