@@ -19,13 +19,18 @@ export class GearmanRunQueue implements RunQueue {
   private readonly client: GearmanClient;
   private readonly worker: GearmanWorker;
 
-  constructor(readonly server: GearmanAddress, options: { timeoutMs?: number } = {}) {
+  constructor(
+    readonly server: GearmanAddress,
+    options: { timeoutMs?: number } = {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.client = new GearmanClient(server);
     this.worker = new GearmanWorker(server, { clientId: 'nodepool-ci-simulator', ...options });
   }
 
   async enqueue(job: CiSimulatorJob): Promise<void> {
-    await this.client.submitBackgroundJob(buildFunction(job), JSON.stringify({ job: job.name, label: job.label }));
+    // The payload says when it was queued, so the wait for a node can be told when it is taken.
+    await this.client.submitBackgroundJob(buildFunction(job), JSON.stringify({ job: job.name, label: job.label, queuedAt: this.now() }));
   }
 
   async take(jobs: readonly CiSimulatorJob[]): Promise<TakenRun | undefined> {
@@ -38,8 +43,10 @@ export class GearmanRunQueue implements RunQueue {
       await grabbed.fail();
       return undefined;
     }
+    const queuedAt = queuedAtOf(grabbed.payload);
     return {
       job,
+      ...(queuedAt !== undefined && { queuedAt }),
       finish: (result) => (result === 'SUCCESS' ? grabbed.complete(JSON.stringify({ result })) : grabbed.fail()),
     };
   }
@@ -47,5 +54,15 @@ export class GearmanRunQueue implements RunQueue {
   close(): Promise<void> {
     this.worker.close();
     return Promise.resolve();
+  }
+}
+
+/** The time a run's payload says it was queued at, if it says (another CI's payload may not). */
+function queuedAtOf(payload: Buffer): number | undefined {
+  try {
+    const at = (JSON.parse(payload.toString('utf8')) as { queuedAt?: unknown }).queuedAt;
+    return typeof at === 'number' && Number.isFinite(at) ? at : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -34,7 +34,7 @@ export interface InProcessCiSimulator {
 export function inProcessCiSimulator(options: InProcessCiSimulatorOptions): InProcessCiSimulator | undefined {
   const settings = options.config.ciSimulator;
   if (!settings) return undefined;
-  const { queue, demand } = runQueueFor(options.config, options.log);
+  const { queue, demand } = runQueueFor(options.config, options.log, () => options.clock.now());
   const simulator = new CiSimulator({
     jobs: settings.jobs,
     queue,

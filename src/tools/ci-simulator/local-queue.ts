@@ -11,9 +11,13 @@ import type { RunQueue, TakenRun } from './run-queue.js';
 
 export class LocalRunQueue implements RunQueue {
   private readonly waiting: CiSimulatorJob[] = [];
+  /** When each waiting run was queued, in the same order. */
+  private readonly queuedAt: number[] = [];
   /** Runs taken and not finished, per label. */
   private readonly running = new Map<string, number>();
   private readonly work = new BehaviorSubject<Record<string, number>>({});
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** Queued and running runs per label (labels with none left out), on every change. */
   get demand(): Observable<Record<string, number>> {
@@ -22,6 +26,7 @@ export class LocalRunQueue implements RunQueue {
 
   enqueue(job: CiSimulatorJob): Promise<void> {
     this.waiting.push(job);
+    this.queuedAt.push(this.now());
     this.changed();
     return Promise.resolve();
   }
@@ -31,10 +36,12 @@ export class LocalRunQueue implements RunQueue {
     const at = this.waiting.findIndex((j) => names.has(j.name));
     if (at < 0) return Promise.resolve(undefined);
     const [job] = this.waiting.splice(at, 1) as [CiSimulatorJob];
+    const [queuedAt] = this.queuedAt.splice(at, 1);
     this.count(job.label, +1);
     let finished = false;
     return Promise.resolve({
       job,
+      ...(queuedAt !== undefined && { queuedAt }),
       finish: () => {
         if (!finished) this.count(job.label, -1);
         finished = true;
@@ -50,7 +57,11 @@ export class LocalRunQueue implements RunQueue {
 
   forget(jobName: string): void {
     const before = this.waiting.length;
-    for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i]?.name === jobName) this.waiting.splice(i, 1);
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      if (this.waiting[i]?.name !== jobName) continue;
+      this.waiting.splice(i, 1);
+      this.queuedAt.splice(i, 1);
+    }
     if (this.waiting.length !== before) this.changed();
   }
 

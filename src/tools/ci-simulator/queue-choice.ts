@@ -12,12 +12,12 @@ import { GearmanRunQueue } from './gearman-queue.js';
 import { LocalRunQueue } from './local-queue.js';
 import type { RunQueue } from './run-queue.js';
 
-export function runQueueFor(config: NodepoolConfig, log: Logger): { queue: RunQueue; demand?: Observable<Record<string, number>> } {
+export function runQueueFor(config: NodepoolConfig, log: Logger, now: () => number = Date.now): { queue: RunQueue; demand?: Observable<Record<string, number>> } {
   const server = config.gearmanServers[0];
   if (server) {
     log.info({ server: serverName(server) }, `runs are queued on gearman ${serverName(server)}`);
-    return { queue: new GearmanRunQueue(server) };
+    return { queue: new GearmanRunQueue(server, {}, now) };
   }
-  const queue = new LocalRunQueue();
+  const queue = new LocalRunQueue(now);
   return { queue, demand: queue.demand };
 }

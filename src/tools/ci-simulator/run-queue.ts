@@ -10,6 +10,8 @@ export type RunResult = 'SUCCESS' | 'FAILURE' | 'ABORTED';
 /** A run taken off the queue to start on a node. */
 export interface TakenRun {
   job: CiSimulatorJob;
+  /** When the run was queued (ms epoch), when the queue knows: the wait for a node is measured from it. */
+  queuedAt?: number;
   /** Tells the queue the run ended (a Gearman job is answered). */
   finish(result: RunResult): Promise<void>;
 }

@@ -41,13 +41,13 @@ export interface CiSimulatorOptions {
   mayStart?: () => boolean;
   /** The jobs' rows, made when missing with the job's hold-on-failure. */
   jobRows?: Pick<JobRepository, 'getByName' | 'create'>;
-  /** How often waiting runs look for ready nodes. Default 1 s. */
+  /** How often waiting runs look for ready nodes. Default 250 ms: a CI system takes a node about as soon as it is ready. */
   dispatchIntervalMs?: number;
   /** How long a stop waits for nodepoold to end the aborted runs' nodes. Default 3 s. */
   stopWaitMs?: number;
 }
 
-export const DISPATCH_INTERVAL_MS = 1_000;
+export const DISPATCH_INTERVAL_MS = 250;
 export const STOP_WAIT_MS = 3_000;
 /** A job whose runs find no node stops queueing more at this many, rather than queue for ever. */
 export const MAX_QUEUED_RUNS_PER_JOB = 20;
@@ -296,7 +296,12 @@ export class CiSimulator {
     };
     this.runs.add(run);
     this.events.next({ phase: 'started', build: run.build });
-    this.options.log.info({ job: job.name, build: number, node: node.id, nodeName: node.nodename }, `run ${number} of ${job.name} started on node ${node.id} (${node.nodename})`);
+    // How long the run waited for a node: what a CI user feels of the pool.
+    const waitedMs = queued.queuedAt === undefined ? undefined : Math.max(0, this.options.clock.now() - queued.queuedAt);
+    this.options.log.info(
+      { job: job.name, build: number, node: node.id, nodeName: node.nodename, ...(waitedMs !== undefined && { waitedMs }) },
+      `run ${number} of ${job.name} started on node ${node.id} (${node.nodename})${waitedMs !== undefined ? ` after waiting ${(waitedMs / 1000).toFixed(1)} s` : ''}`,
+    );
     const work = this.options.work?.(node);
     if (work) {
       work.then(

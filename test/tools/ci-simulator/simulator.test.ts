@@ -50,9 +50,10 @@ afterEach(async () => {
 function world(jobs: CiSimulatorJob[], options: Partial<CiSimulatorOptions> = {}) {
   const clock = new SimulatedClock();
   const nodes = new MemoryNodes();
-  const queue = new LocalRunQueue();
+  const queue = new LocalRunQueue(() => clock.now());
   const { logger, lines } = memoryLogger();
-  const simulator = new CiSimulator({ jobs, queue, nodes, clock, log: logger, random: seededRandom(1), ...options });
+  // Runs look for nodes once a second here: the timings below are written in whole seconds.
+  const simulator = new CiSimulator({ jobs, queue, nodes, clock, log: logger, random: seededRandom(1), dispatchIntervalMs: 1_000, ...options });
   simulators.push(simulator);
   const events: BuildEvent[] = [];
   simulator.builds.subscribe((e) => events.push(e));
@@ -86,6 +87,10 @@ describe('the CI simulator', () => {
     const a = w.nodes.add('small');
     await w.advance(1000);
     expect(w.described()).toEqual([`started gate#1 on ${a.nodename}`]);
+    // The run waited from its queueing until the node came: what a CI user feels of the pool.
+    const started = w.lines.find((l) => /^run 1 of gate started/.test(String(l.msg)));
+    expect(started?.waitedMs).toBeGreaterThanOrEqual(2000);
+    expect(started?.waitedMs).toBeLessThanOrEqual(3000);
     expect(w.demand()).toEqual({ small: 1 });
     await w.advance(8000);
     expect(w.demand()).toEqual({ small: 2 });
