@@ -281,6 +281,8 @@ export class ActorHost {
           intervalMs: this.options.configReadMs ?? 60_000,
           logger: this.options.logging.get('nodepool.config'),
           clock: this.clock,
+          // A file changed while the daemon started is a reload, not the running configuration.
+          running: this.config,
         })
           .pipe(skip(1))
           .subscribe({

@@ -34,6 +34,12 @@ export interface WatchConfigOptions extends TimeSource {
   logger: Logger;
   /** How the file is read and validated; tests substitute their own. */
   load?: (file: string) => ConfigResult;
+  /**
+   * The configuration already running, read from the file a while ago (a
+   * daemon's start): the first update is then measured from it, so a file
+   * changed in between is a reload rather than the starting point.
+   */
+  running?: NodepoolConfig;
 }
 
 /** One reading of the file. `key` tells readings apart, so each distinct one is reported once. */
@@ -47,27 +53,32 @@ type Reading =
  * is invalid (the daemon refuses to start); never errors afterwards.
  */
 export function watchConfig(file: string, options: WatchConfigOptions): Observable<ConfigUpdate> {
-  const { intervalMs = 60_000, debounceMs = 200, logger, load = loadConfig } = options;
+  const { intervalMs = 60_000, debounceMs = 200, logger, load = loadConfig, running } = options;
   const scheduler = schedulerFor(options);
 
   return defer(() => {
     const first = read(file, load);
-    if (first.kind !== 'valid') {
+    if (!running && first.kind !== 'valid') {
       return throwError(() => new ConfigError(first.problems.filter((p) => p.severity === 'error')));
     }
-    reportWarnings(first, logger);
-    const initial: ConfigUpdate = { config: first.config, diff: diffConfig(undefined, first.config) };
+    if (!running) reportWarnings(first, logger);
+    const startConfig = running ?? (first as Extract<Reading, { kind: 'valid' }>).config;
+    const initial: ConfigUpdate = { config: startConfig, diff: diffConfig(undefined, startConfig) };
 
     const changedOnDisk = directoryEvents(file).pipe(
       tap({ error: (err: unknown) => logger.warn({ err, file }, `cannot watch ${dirname(resolve(file))} for changes; re-reading every ${intervalMs} ms and trying again then`) }),
       retry({ delay: () => timer(intervalMs, scheduler) }),
       debounceTime(debounceMs, scheduler),
     );
-    const reloads = merge(changedOnDisk, interval(intervalMs, scheduler)).pipe(
+    // After the watch has started, one more reading: a change between the first reading and the watch's start had no event.
+    const readings = merge(changedOnDisk, interval(intervalMs, scheduler), of(undefined)).pipe(
       map(() => read(file, load)),
       startWith(first),
       distinctUntilChanged((a, b) => a.key === b.key),
-      skip(1),
+      // The first reading is the starting point, unless the file may have changed since the running configuration was read.
+      skip(running ? 0 : 1),
+    );
+    const reloads = readings.pipe(
       tap((reading) => report(file, reading, logger)),
       filter((reading): reading is Extract<Reading, { kind: 'valid' }> => reading.kind === 'valid'),
       scan((last: ConfigUpdate, reading) => ({

@@ -153,4 +153,21 @@ describeEachBackend('nodepoold in the CI loop', (backend) => {
       worker.close();
     }
   });
+
+  it('follows a reload of zmq-publishers: the new publisher is listened to, the one removed is let go', { timeout: 30_000 }, async () => {
+    const dir = tempDir();
+    const first = await JobEventPublisher.bind('tcp://127.0.0.1:*');
+    const second = await JobEventPublisher.bind('tcp://127.0.0.1:*');
+    publishers.push(first, second);
+    const config = poolConfig({ dir, dburi: backend.uri, labels: [{ name: 'small', minReady: 0, providers: ['fake-a'] }] });
+    const configFile = writeConfigFile(dir, { ...config, 'zmq-publishers': [first.endpoint] });
+    const daemon = start(configFile, dir);
+    await first.waitForSubscribers(1, 10_000);
+    // Rewritten while nodepoold may still be starting: a change then is a reload too.
+    writeConfigFile(dir, { ...config, 'zmq-publishers': [second.endpoint] });
+    await daemon.waitForLog('the reload', (l) => /^configuration changed: settings: zmqPublishers/.test(l.msg), 15_000);
+    await second.waitForSubscribers(1, 10_000);
+    await first.waitForSubscribersAtMost(0, 10_000);
+  });
 });
+

@@ -136,6 +136,19 @@ describe('watchConfig: the file on disk', () => {
     expect(updates).toHaveLength(1);
   });
 
+  it('a file changed after the running configuration was read (while a daemon starts) is a reload at once, with no event needed', async () => {
+    const { file, load } = configFile(configYaml({ maxServers: 10 }));
+    const running = load(file).config as NodepoolConfig;
+    write(file, configYaml({ maxServers: 12 }));
+    const { logger } = memoryLogger();
+    const { updates } = watch(file, { logger, load, running, debounceMs: 60_000 });
+    // The first update is the running configuration; the second, the file as it is now.
+    expect(updates).toHaveLength(2);
+    expect(maxServers(updates[0]?.config)).toBe(10);
+    expect(maxServers(updates[1]?.config)).toBe(12);
+    expect(updates[1]?.diff.providers.changed.map((c) => c.name)).toEqual(['east']);
+  });
+
   it('unsubscribing closes the directory watch and the timers', async () => {
     const { file, load } = configFile();
     const { logger } = memoryLogger();
