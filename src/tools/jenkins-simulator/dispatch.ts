@@ -27,7 +27,7 @@ export async function dispatch(d: Dispatcher, req: IncomingMessage, res: ServerR
   const url = new URL(req.url ?? '/', d.origin);
   const inside = url.pathname === d.contextPath || url.pathname.startsWith(`${d.contextPath}/`);
   const path = inside ? url.pathname.slice(d.contextPath.length) || '/' : url.pathname;
-  const match: Match = inside ? findRoute(d.routes, method, path) : { kind: 'none' };
+  const match: Match<Route> = inside ? findRoute(d.routes, method, path) : { kind: 'none' };
   const route = match.kind === 'route' ? `${method} ${match.route.template}` : `${method} ${path}`;
   d.faults.count(route);
   const caller = { user: 'anonymous' };
@@ -54,7 +54,7 @@ export async function dispatch(d: Dispatcher, req: IncomingMessage, res: ServerR
   writeReply(res, reply);
 }
 
-async function answer(d: Dispatcher, req: IncomingMessage, url: URL, match: Match, caller: { user: string }): Promise<Reply> {
+async function answer(d: Dispatcher, req: IncomingMessage, url: URL, match: Match<Route>, caller: { user: string }): Promise<Reply> {
   const who = authenticate(d.state, req);
   if (who.kind === 'user') caller.user = who.name;
   const form = await readParameters(req, url);

@@ -71,7 +71,7 @@ async function injected(d: Dispatcher, req: IncomingMessage, service: Service | 
   return errorReply(d, req, service, error);
 }
 
-async function answer(d: Dispatcher, req: IncomingMessage, url: URL, match: Match, service: Service | undefined): Promise<Reply> {
+async function answer(d: Dispatcher, req: IncomingMessage, url: URL, match: Match<Route>, service: Service | undefined): Promise<Reply> {
   if (service === undefined) {
     await drain(req);
     return webobError(404, RESOURCE_NOT_FOUND, req.headers.accept);
