@@ -18,7 +18,7 @@ export function loggingFor(options: GlobalOptions, role: 'daemon' | 'command' = 
     const settings = options.logconfig
       ? loadLogSettings(options.logconfig)
       : { ...DEFAULT_LOG_SETTINGS, level: role === 'daemon' ? DEFAULT_LOG_SETTINGS.level : ('warn' as const) };
-    return new Logging(settings, { debug: options.debug ?? false });
+    return new Logging(settings, { debug: options.debug ?? false, ...(options.logFormat && { format: options.logFormat }) });
   } catch (err) {
     if (err instanceof LogConfigError) throw new CommandFailure(err.message, { code: err.code });
     throw err;

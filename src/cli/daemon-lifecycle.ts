@@ -1,3 +1,4 @@
+import type { LogFormat } from '../log/index.js';
 import type { ActorHost } from '../actors/host.js';
 import { prepareDaemon, type PreparedDaemon } from './daemon-programs.js';
 import { detach, nextSignal, within } from './daemonize.js';
@@ -9,7 +10,7 @@ export interface DaemonLifecycle {
   name: 'nodepoold' | 'nodepool-builder';
   /** The logger the lifecycle's own lines go to. */
   logger: string;
-  options: { c: string; s?: string; l?: string; d?: boolean; p?: string };
+  options: { c: string; s?: string; l?: string; d?: boolean; p?: string; logFormat?: LogFormat };
   argv: readonly string[];
   /** How long a graceful stop may take before the process exits anyway. */
   stopTimeoutMs: number;

@@ -1,10 +1,10 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { packageVersion } from '../version.js';
 import { configFor, databaseFor, loggingFor, secureFor } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 import type { NodepoolConfig, SecureConfig } from '../config/index.js';
 import type { Database } from '../db/index.js';
-import type { Logging } from '../log/index.js';
+import { LOG_FORMATS, type LogFormat, type Logging } from '../log/index.js';
 import { parseCount } from './parse-args.js';
 
 /** Options of nodepoold, exactly as the 0.4 line spelled them. */
@@ -13,6 +13,7 @@ export interface NodepooldOptions {
   s?: string;
   d?: boolean;
   l?: string;
+  logFormat?: LogFormat;
   p?: string;
   builder: boolean;
   buildWorkers: number;
@@ -29,6 +30,11 @@ function positiveCount(value: string): number {
   return Math.max(1, parseCount(value));
 }
 
+/** `--log-format json|text`: text by default on a terminal, JSON anywhere else (docs/logging.md). */
+function logFormatOption(): Option {
+  return new Option('--log-format <FORMAT>', 'log lines as json or text (default: text on a terminal, else json)').choices(LOG_FORMATS);
+}
+
 export function nodepooldProgram(): Command {
   return new Command('nodepoold')
     .description('Node pool.')
@@ -37,6 +43,7 @@ export function nodepooldProgram(): Command {
     .option('-s <SECURE>', `path to secure file (default: ${DEFAULT_SECURE_FILE} when present)`)
     .option('-d', 'do not run as a daemon')
     .option('-l <LOGCONFIG>', 'path to log config file')
+    .addOption(logFormatOption())
     .option('-p <PIDFILE>', 'path to pid file')
     .option('--no-builder', 'do not run a builder inside nodepoold')
     .option('--build-workers <BUILD_WORKERS>', 'number of build workers', positiveCount, 1)
@@ -54,6 +61,7 @@ export function builderProgram(): Command {
     .helpOption('-h, --help', 'show this help message and exit')
     .option('-c <CONFIG>', 'path to config file', DEFAULT_CONFIG_FILE)
     .option('-l <LOGCONFIG>', 'path to log config file')
+    .addOption(logFormatOption())
     .option('-p <PIDFILE>', 'path to pid file')
     .option('-d', 'do not run as a daemon')
     .option('--build-workers <BUILD_WORKERS>', 'number of build workers', positiveCount, 1)
@@ -76,8 +84,8 @@ export interface PreparedDaemon {
  * configuration (an invalid one refuses the start), open and migrate the
  * database.
  */
-export async function prepareDaemon(name: string, options: { c: string; s?: string; l?: string }): Promise<PreparedDaemon> {
-  const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l };
+export async function prepareDaemon(name: string, options: { c: string; s?: string; l?: string; logFormat?: LogFormat }): Promise<PreparedDaemon> {
+  const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l, ...(options.logFormat && { logFormat: options.logFormat }) };
   const logging = loggingFor(globals, 'daemon');
   const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
   const config = configFor(globals, logging);

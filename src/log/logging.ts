@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
-import { DEFAULT_LOG_SETTINGS, type LogSettings } from './settings.js';
+import pretty from 'pino-pretty';
+import { DEFAULT_LOG_SETTINGS, type LogFormat, type LogSettings } from './settings.js';
 
 export type { Logger } from 'pino';
 
@@ -19,9 +20,13 @@ export class Logging {
   readonly root: Logger;
   private readonly settings: LogSettings;
 
-  /** `stream` replaces the settings' destination (a test keeps the lines in memory). */
-  constructor(settings: LogSettings = DEFAULT_LOG_SETTINGS, options: { debug?: boolean; stream?: DestinationStream } = {}) {
+  /**
+   * `stream` replaces the settings' destination (a test keeps the lines in
+   * memory); `format` overrides the settings' (`--log-format`).
+   */
+  constructor(settings: LogSettings = DEFAULT_LOG_SETTINGS, options: { debug?: boolean; stream?: DestinationStream; format?: LogFormat } = {}) {
     this.settings = options.debug ? { ...settings, level: 'debug' } : settings;
+    const format = options.format ?? this.settings.format ?? (isTerminal(this.settings.destination) ? 'text' : 'json');
     this.root = pino(
       {
         level: lowestLevel(this.settings),
@@ -30,7 +35,7 @@ export class Logging {
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
       },
-      options.stream ?? destinationFor(this.settings.destination),
+      options.stream ?? (format === 'text' ? textDestinationFor(this.settings.destination) : destinationFor(this.settings.destination)),
     );
   }
 
@@ -47,6 +52,33 @@ export class Logging {
     }
     return best === undefined ? this.settings.level : (this.settings.loggers[best] as Level);
   }
+}
+
+/** Whether the destination is a terminal a person reads (a file, a pipe or systemd's journal is not). */
+function isTerminal(destination: string): boolean {
+  if (destination === 'stderr') return process.stderr.isTTY === true;
+  if (destination === 'stdout') return process.stdout.isTTY === true;
+  return false;
+}
+
+/**
+ * Lines for people: time, level, logger, message, then the other fields on
+ * the same line (pino-pretty, the pino project's own formatter). Colours only
+ * on a terminal.
+ */
+function textDestinationFor(destination: string): DestinationStream {
+  const target = destination === 'stderr' ? 2 : destination === 'stdout' ? 1 : destination;
+  return pretty({
+    destination: target,
+    mkdir: true,
+    append: true,
+    sync: true,
+    colorize: isTerminal(destination),
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    messageFormat: '{if name}{name}: {end}{msg}',
+    singleLine: true,
+  });
 }
 
 function destinationFor(destination: string) {

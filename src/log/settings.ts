@@ -13,7 +13,12 @@ export interface LogSettings {
   loggers: Record<string, Level>;
   /** `stderr`, `stdout` or a file path (appended to). */
   destination: string;
+  /** `text` for people, `json` for machines; unset: text on a terminal, JSON anywhere else. */
+  format?: LogFormat;
 }
+
+export type LogFormat = 'json' | 'text';
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'text'];
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = { level: 'info', loggers: {}, destination: 'stderr' };
 
@@ -59,11 +64,15 @@ function fromYaml(file: string, text: string): LogSettings {
   const raw = doc as Record<string, unknown>;
   const settings: LogSettings = { ...DEFAULT_LOG_SETTINGS, loggers: {} };
   for (const key of Object.keys(raw)) {
-    if (!['level', 'loggers', 'destination'].includes(key)) {
-      throw new LogConfigError(file, `unknown key '${key}' (expected level, loggers, destination)`);
+    if (!['level', 'loggers', 'destination', 'format'].includes(key)) {
+      throw new LogConfigError(file, `unknown key '${key}' (expected level, loggers, destination, format)`);
     }
   }
   if (raw.level !== undefined) settings.level = levelOf(file, 'level', raw.level);
+  if (raw.format !== undefined) {
+    if (!LOG_FORMATS.includes(raw.format as LogFormat)) throw new LogConfigError(file, `format: expected ${LOG_FORMATS.join(' or ')}`);
+    settings.format = raw.format as LogFormat;
+  }
   if (raw.destination !== undefined) {
     if (typeof raw.destination !== 'string' || raw.destination === '') {
       throw new LogConfigError(file, 'destination: expected stderr, stdout or a file path');
