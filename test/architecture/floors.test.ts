@@ -19,6 +19,7 @@ const FLOORS: Record<string, number> = {
   'src/simulated-cloud': 2,
   'src/allocation': 2,
   'src/dib': 2,
+  'src/listings': 2,
   'src/ssh': 2,
   'src/streams': 2,
   'src/events': 2,
@@ -31,6 +32,7 @@ const FLOORS: Record<string, number> = {
   'src/actors': 5,
   'src/nodepoold': 6,
   'src/builder': 6,
+  'src/web': 6,
   'src/cli': 7,
 };
 

@@ -15,7 +15,7 @@ import { GatewayRegistry, type ProviderGateway } from '../../gateway/index.js';
 import { Logging } from '../../log/index.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../listings/table.js';
 import type { ListingOptions } from './nodes.js';
 
 export const ALIEN_SERVER_COLUMNS = ['Provider', 'Hostname', 'Server ID', 'IP'] as const;

@@ -5,79 +5,25 @@
  * files and then the records. All of them work with the daemons stopped.
  */
 import type { NodepoolConfig } from '../../config/types.js';
-import type { Database, ImageBuildRecord, ImageUploadRecord, Repositories } from '../../db/index.js';
+import type { Database, ImageBuildRecord, Repositories } from '../../db/index.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
-import { formatAge, renderTable } from '../table.js';
+import { buildJson, buildName, buildTable, oldestFirst, uploadJson, uploadTable } from '../../listings/image-rows.js';
+import { jsonRows } from '../../listings/json.js';
 import type { ListingOptions } from './nodes.js';
-
-export const BUILD_COLUMNS = ['ID', 'Image', 'Builder', 'Formats', 'State', 'Age'] as const;
-export const UPLOAD_COLUMNS = [
-  'Build ID', 'Upload ID', 'Provider', 'Image', 'Provider Image Name', 'Provider Image ID', 'State', 'Age',
-] as const;
-
-/** The name dib-image-list shows and dib-image-delete takes: `<image>-<build id>`. */
-export function buildName(build: Pick<ImageBuildRecord, 'image' | 'id'>): string {
-  return `${build.image}-${build.id}`;
-}
 
 // ---- listings ----------------------------------------------------------------
 
-/** A build as `dib-image-list --json` (and the web app's .json) prints it. */
-export function buildJson(build: ImageBuildRecord, now: number) {
-  return {
-    id: buildName(build),
-    image: build.image,
-    builder: build.builder,
-    formats: build.formats,
-    state: build.state,
-    age: formatAge(build.stateTime, now),
-  };
-}
-
-export function buildTable(builds: readonly ImageBuildRecord[], now: number): string {
-  return renderTable(
-    BUILD_COLUMNS,
-    builds.map((b) => [buildName(b), b.image, b.builder, b.formats.join(','), b.state, formatAge(b.stateTime, now)]),
-  );
-}
-
-/** An upload as `image-list --json` (and the web app's .json) prints it. */
-export function uploadJson(upload: ImageUploadRecord, now: number) {
-  return {
-    build_id: upload.buildId,
-    upload_id: upload.id,
-    provider: upload.provider,
-    image: upload.image,
-    provider_image_name: upload.externalName,
-    provider_image_id: upload.externalId,
-    state: upload.state,
-    age: formatAge(upload.stateTime, now),
-  };
-}
-
-export function uploadTable(uploads: readonly ImageUploadRecord[], now: number): string {
-  return renderTable(
-    UPLOAD_COLUMNS,
-    uploads.map((u) => [
-      u.buildId, u.id, u.provider, u.image, u.externalName, u.externalId, u.state, formatAge(u.stateTime, now),
-    ]),
-  );
-}
-
-/** The repositories list newest first; a listing reads better oldest first, as ids grow. */
-const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
-
 export async function listBuilds(db: Database, out: Output, options: ListingOptions): Promise<void> {
-  const builds = (await db.builds.list()).sort(byId);
+  const builds = oldestFirst(await db.builds.list());
   const now = Date.now();
-  out.out(options.json ? JSON.stringify(builds.map((b) => buildJson(b, now)), null, 2) : buildTable(builds, now));
+  out.out(options.json ? jsonRows(builds.map((b) => buildJson(b, now))) : buildTable(builds, now));
 }
 
 export async function listUploads(db: Database, out: Output, options: ListingOptions): Promise<void> {
-  const uploads = (await db.uploads.list()).sort(byId);
+  const uploads = oldestFirst(await db.uploads.list());
   const now = Date.now();
-  out.out(options.json ? JSON.stringify(uploads.map((u) => uploadJson(u, now)), null, 2) : uploadTable(uploads, now));
+  out.out(options.json ? jsonRows(uploads.map((u) => uploadJson(u, now))) : uploadTable(uploads, now));
 }
 
 // ---- image-build -------------------------------------------------------------

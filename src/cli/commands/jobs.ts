@@ -3,7 +3,7 @@ import type { JobRecord } from '../../db/records.js';
 import { autoHoldComment } from '../../core/auto-hold.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../listings/table.js';
 import type { ListingOptions } from './nodes.js';
 
 /** The jobs, with how many nodes are held for each (after its failures); Held comes after 0.4's columns. */

@@ -2,7 +2,8 @@ import type { Database } from '../../db/index.js';
 import type { NodeRecord } from '../../db/records.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
-import { nodeJson, nodeTable } from '../node-rows.js';
+import { jsonRows } from '../../listings/json.js';
+import { nodeJson, nodeTable } from '../../listings/node-rows.js';
 
 export interface ListingOptions {
   json?: boolean;
@@ -46,5 +47,5 @@ export async function existingNode(db: Pick<Database, 'nodes'>, id: number): Pro
 
 export function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions): void {
   const now = Date.now();
-  out.out(options.json ? JSON.stringify(nodes.map((n) => nodeJson(n, now)), null, 2) : nodeTable(nodes, now));
+  out.out(options.json ? jsonRows(nodes.map((n) => nodeJson(n, now))) : nodeTable(nodes, now));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAge, renderTable } from '../../src/cli/table.js';
+import { formatAge, renderTable } from '../../src/listings/table.js';
 
 describe('tables', () => {
   it('are drawn like PrettyTable: a rule above, under the header and below, none between rows', () => {
