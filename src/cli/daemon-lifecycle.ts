@@ -18,6 +18,8 @@ export interface DaemonLifecycle {
   host(prepared: PreparedDaemon): ActorHost;
   /** What else must hold for the daemon to start, checked in the foreground before it detaches. */
   checkStart?(prepared: PreparedDaemon): Promise<void>;
+  /** What the daemon serves once its host has started (nodepoold's status web server); closed first at the stop. */
+  serve?(prepared: PreparedDaemon, host: ActorHost): Promise<{ close(): Promise<void> }>;
 }
 
 /**
@@ -54,8 +56,10 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
   const stopSignal = nextSignal(['SIGINT', 'SIGTERM']);
   try {
     await host.start();
+    const served = await serveOrStop(daemon, prepared, host);
     const signal = await stopSignal;
     log.info({ signal }, 'stopping');
+    await within(served?.close() ?? Promise.resolve(), 2_000);
     if (!(await within(host.stop(), daemon.stopTimeoutMs))) {
       // The promise is to exit within the bound: what is still being written resumes from the last saved state.
       log.warn(`work did not stop within ${daemon.stopTimeoutMs / 1000} s; it resumes at the next start`);
@@ -67,5 +71,15 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     offUsr2();
     await within(prepared.db.close(), 2_000);
     releasePidFile();
+  }
+}
+
+/** A daemon that cannot serve (its port is taken) stops what it started, in order, and fails with the reason. */
+async function serveOrStop(daemon: DaemonLifecycle, prepared: PreparedDaemon, host: ActorHost): Promise<{ close(): Promise<void> } | undefined> {
+  try {
+    return await daemon.serve?.(prepared, host);
+  } catch (err) {
+    await within(host.stop(), daemon.stopTimeoutMs);
+    throw err;
   }
 }

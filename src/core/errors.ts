@@ -32,6 +32,8 @@ export const ERROR_CODES = [
   'NP_READY_SCRIPT',
   'NP_BUILD_FAILED',
   'NP_DELETE_NOW',
+  'NP_WEBAPP_PORT_IN_USE',
+  'NP_WEBAPP_LISTEN',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

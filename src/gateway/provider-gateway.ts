@@ -67,6 +67,14 @@ export function listIntervalMs(provider: Pick<Provider, 'rate'>): number {
 /** Aspects of a provider change after which the old driver no longer reaches the cloud as configured. */
 const DRIVER_ASPECTS: readonly ProviderAspect[] = ['driver', 'fake'];
 
+/** How the provider's lists of servers have gone, for the status server's readiness. */
+export interface ServerListOutcome {
+  /** When (ms epoch) a list last succeeded. */
+  succeededAt?: number;
+  /** When the last list failed and why, unless one succeeded after it. */
+  failure?: { at: number; message: string };
+}
+
 /** A list's servers by the node or sub-node that their metadata names. */
 interface ServerIndex {
   servers: Server[];
@@ -85,6 +93,7 @@ export class ProviderGateway {
   private servers: Server[] | undefined;
   private serverIndex: ServerIndex | undefined;
   private firstList: Promise<Server[]> | undefined;
+  private listOutcome: ServerListOutcome = {};
   private flavors: Promise<Flavor[]> | undefined;
   private images: { at: number; list: Promise<CloudImage[]> } | undefined;
   private quota: { at: number; headroom: number } | undefined;
@@ -159,9 +168,21 @@ export class ProviderGateway {
 
   /** One list of every server, shared by everything that needs a server's status. */
   async listServers(): Promise<Server[]> {
-    const servers = await this.callIn(this.listLane, 'listServers', (d) => d.listServers());
+    let servers: Server[];
+    try {
+      servers = await this.callIn(this.listLane, 'listServers', (d) => d.listServers());
+    } catch (err) {
+      this.listOutcome = { ...this.listOutcome, failure: { at: this.deps.clock.now(), message: err instanceof Error ? err.message : String(err) } };
+      throw err;
+    }
     this.servers = servers;
+    this.listOutcome = { succeededAt: this.deps.clock.now() };
     return servers;
+  }
+
+  /** How the lists of servers have gone so far. */
+  get lastServerList(): ServerListOutcome {
+    return this.listOutcome;
   }
 
   /** The latest list, or one taken now if there has been none since start. */

@@ -98,9 +98,13 @@ export class RunningDaemon {
   }
 }
 
-/** Starts `nodepoold -d -c FILE ...` from the compiled output. */
-export function startNodepoold(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDaemon {
-  return startCompiled('nodepoold', args, env);
+/**
+ * Starts `nodepoold -d -c FILE ...` from the compiled output. Without
+ * `webapp: true` it runs with --no-webapp: tests run side by side, and each
+ * would otherwise take the default port 8005.
+ */
+export function startNodepoold(args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { webapp?: boolean } = {}): RunningDaemon {
+  return startCompiled('nodepoold', options.webapp ? args : [...args, '--no-webapp'], env);
 }
 
 /** Starts `nodepool-builder -d -c FILE ...` from the compiled output. */

@@ -30,6 +30,8 @@ export function poolConfig(options: PoolConfigOptions): Record<string, unknown> 
     })),
     targets: [{ name: 'local' }],
     diskimages: [{ name: 'debian', elements: ['debian-minimal'], 'dib-cmd': FAKE_IMAGE_CREATE }],
+    // Any free port: tests run side by side, and a daemon started without -d (or with the web server on) must not take 8005.
+    webapp: { listen: '127.0.0.1', port: 0 },
   };
 }
 

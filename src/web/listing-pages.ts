@@ -1,0 +1,73 @@
+/**
+ * The listings the status server shows, read from the database through a
+ * short cache and printed by the same functions as `nodepool list`,
+ * `image-list` and `dib-image-list`, so a page equals the command's output
+ * for the same records.
+ */
+import type { Label } from '../config/types.js';
+import type { ImageBuildRecord, ImageUploadRecord, NodeRecord, Repositories } from '../db/index.js';
+import {
+  buildJson, buildTable, countLabels, jsonRows, labelJson, labelTable, nodeJson, nodeTable, oldestFirst, uploadJson, uploadTable,
+} from '../listings/index.js';
+import { json, text, type Reply } from './reply.js';
+import { ShortCache } from './short-cache.js';
+
+/** Long enough that a burst of requests shares one query, short enough that a page is never visibly stale. */
+export const DEFAULT_CACHE_MS = 1_000;
+
+export interface ListingSources {
+  db: Pick<Repositories, 'nodes' | 'builds' | 'uploads'>;
+  /** The labels of the configuration in force (it changes on reload). */
+  labels(): readonly Pick<Label, 'name' | 'minReady'>[];
+  cacheMs?: number;
+  now?: () => number;
+}
+
+export interface ListingQuery {
+  json: boolean;
+  /** node-list only: the one node to show. */
+  nodeId?: number;
+}
+
+export type ListingName = 'node-list' | 'image-list' | 'dib-image-list' | 'label-list';
+
+export class ListingPages {
+  private readonly nodes: ShortCache<NodeRecord[]>;
+  private readonly builds: ShortCache<ImageBuildRecord[]>;
+  private readonly uploads: ShortCache<ImageUploadRecord[]>;
+  private readonly now: () => number;
+
+  constructor(private readonly sources: ListingSources) {
+    const keepMs = sources.cacheMs ?? DEFAULT_CACHE_MS;
+    this.now = sources.now ?? Date.now;
+    // The whole node list is kept, and node_id filters it, so that every node's page is served by the same one query.
+    this.nodes = new ShortCache(() => sources.db.nodes.list(), keepMs, this.now);
+    this.builds = new ShortCache(async () => oldestFirst(await sources.db.builds.list()), keepMs, this.now);
+    this.uploads = new ShortCache(async () => oldestFirst(await sources.db.uploads.list()), keepMs, this.now);
+  }
+
+  async page(name: ListingName, query: ListingQuery): Promise<Reply> {
+    switch (name) {
+      case 'node-list': {
+        const all = await this.nodes.get();
+        const nodes = query.nodeId === undefined ? all : all.filter((n) => n.id === query.nodeId);
+        const now = this.now();
+        return query.json ? json(jsonRows(nodes.map((n) => nodeJson(n, now)))) : text(200, nodeTable(nodes, now));
+      }
+      case 'image-list': {
+        const uploads = await this.uploads.get();
+        const now = this.now();
+        return query.json ? json(jsonRows(uploads.map((u) => uploadJson(u, now)))) : text(200, uploadTable(uploads, now));
+      }
+      case 'dib-image-list': {
+        const builds = await this.builds.get();
+        const now = this.now();
+        return query.json ? json(jsonRows(builds.map((b) => buildJson(b, now)))) : text(200, buildTable(builds, now));
+      }
+      case 'label-list': {
+        const rows = countLabels(this.sources.labels(), await this.nodes.get());
+        return query.json ? json(jsonRows(rows.map(labelJson))) : text(200, labelTable(rows));
+      }
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/** What a route answers: a status, a body, and whether the body is text or JSON. */
+export interface Reply {
+  status: number;
+  body: string;
+  json?: boolean;
+  headers?: Record<string, string>;
+}
+
+/** A text reply ending in a newline, as the commands print, so `curl` output equals `nodepool list` output. */
+export function text(status: number, body: string): Reply {
+  return { status, body: body.endsWith('\n') ? body : `${body}\n` };
+}
+
+export function json(body: string): Reply {
+  return { status: 200, body: `${body}\n`, json: true };
+}
