@@ -50,7 +50,7 @@ const round = (ms) => +(ms / 1000).toFixed(2);
 async function measure(minReady) {
   const dir = mkdtempSync(join(tmpdir(), 'nodepool-bench-ci-'));
   const configFile = configIn(dir, minReady);
-  const daemon = spawn(process.execPath, [join(ROOT, 'bin/nodepoold.js'), '-d', '-c', configFile, '--no-builder'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(process.execPath, [join(ROOT, 'bin/nodepoold.js'), '-d', '-c', configFile, '--no-builder', '--no-webapp'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const waits = [];
   // The log goes to stderr (the default destination); each line is JSON.
   let rest = '';

@@ -57,7 +57,7 @@ const IMAGE = config.diskimages[0].name;
 /** Every (provider, provider image) that uses the diskimage: where each build must be uploaded. */
 const targets = config.providers.flatMap((p) => p.images.filter((i) => (i.diskimage ?? i.name) === IMAGE).map((i) => `${p.name}/${i.name}`));
 
-const daemon = spawn(process.execPath, [join(ROOT, 'bin/nodepoold.js'), '-d', '-c', configFile], {
+const daemon = spawn(process.execPath, [join(ROOT, 'bin/nodepoold.js'), '-d', '-c', configFile, '--no-webapp'], {
   cwd: ROOT,
   stdio: ['ignore', 'ignore', 'pipe'],
   env: { ...process.env, NODEPOOL_DBURI: '' },

@@ -110,7 +110,7 @@ function sample(pid) {
 class Daemon {
   constructor(configFile, logConfig) {
     this.startedAt = performance.now();
-    this.child = spawn(join(ROOT, 'bin/nodepoold.js'), ['-d', '-c', configFile, '--no-builder', '-l', logConfig], {
+    this.child = spawn(join(ROOT, 'bin/nodepoold.js'), ['-d', '-c', configFile, '--no-builder', '--no-webapp', '-l', logConfig], {
       cwd: ROOT,
       env: { ...process.env, NODEPOOL_DBURI: undefined },
       stdio: ['ignore', 'pipe', 'pipe'],

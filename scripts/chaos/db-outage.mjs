@@ -2,7 +2,8 @@
 // nodepoold on MariaDB is in the middle of launches and deletes, and while
 // servers vanish from the cloud underneath it. Once MariaDB answers again,
 // every label must be back at min-ready within 15 s, with no leaked, lost or
-// duplicated node, and the daemon must never have exited.
+// duplicated node, and the daemon must never have exited; its /readyz says
+// 503 during the outage and 200 after.
 //
 // It stops the shared MariaDB server, so nothing else may use it meanwhile:
 // CI runs the chaos suite after the tests. MariaDB only, and only a local
@@ -47,6 +48,8 @@ function outageConfig(dir, dburi) {
     ...VALID,
     dburi,
     labels: Object.entries(MIN_READY).map(([name, min]) => ({ ...VALID.labels[0], name, 'min-ready': min })),
+    // The status web server on a free port: /readyz must say 503 while the database is away.
+    webapp: { listen: '127.0.0.1', port: 0 },
     providers: [{
       ...VALID.providers[0],
       'max-servers': 30,
@@ -65,7 +68,8 @@ export async function dbOutage(short) {
     const configFile = join(dir, 'nodepool.yaml');
     const stateFile = join(dir, 'fake-a.json');
     writeFileSync(configFile, stringifyYaml(outageConfig(dir, dburi)));
-    const failures = { 'daemon exited': 0, 'slow recovery': 0, leaked: 0, lost: 0, duplicated: 0, stuck: 0, 'stack trace': 0 };
+    const failures = { 'daemon exited': 0, 'slow recovery': 0, leaked: 0, lost: 0, duplicated: 0, stuck: 0, 'stack trace': 0, 'readyz not 503 during the outage': 0, 'readyz not 200 after': 0 };
+    const readyz = {};
     const daemon = startDaemon('nodepoold', ['-c', configFile, '--no-builder'], { cwd: dir });
     const total = Object.values(MIN_READY).reduce((a, b) => a + b, 0);
     let deleted = 0;
@@ -75,6 +79,9 @@ export async function dbOutage(short) {
     try {
       const ready = () => nodepoolJson(configFile, 'list').then((nodes) => (nodes ?? []).filter((n) => n.state === 'ready'));
       if (!(await waitUntil(async () => (await ready()).length >= total, 60_000))) throw new Error(`no ${total} ready nodes within 60 s:\n${daemon.output().slice(-2000)}`);
+      const statusUrl = /status web server listening on (http:\/\/[^"\s]+)/.exec(daemon.output())?.[1];
+      const readyzStatus = () => (statusUrl ? fetch(new URL('/readyz', statusUrl)).then((r) => r.status, () => 0) : Promise.resolve(0));
+      readyz.before = await readyzStatus();
 
       // Deletes in flight, and their replacements launching, when the database goes.
       for (const node of (await ready()).slice(0, 4)) {
@@ -97,6 +104,9 @@ export async function dbOutage(short) {
       await cloud.close();
       await sleep(Math.max(0, outageS * 1000 - (performance.now() - stoppedAt)));
       if (!daemon.running()) failures['daemon exited'] += 1;
+      // An operator's probe during the outage: not ready, with the reason.
+      readyz.during = await readyzStatus();
+      if (readyz.during !== 503) failures['readyz not 503 during the outage'] += 1;
 
       await startMariadb();
       mariadbStopped = false;
@@ -108,6 +118,8 @@ export async function dbOutage(short) {
       }, 60_000, 250);
       recoveryS = +((performance.now() - back) / 1000).toFixed(1);
       if (!recovered || recoveryS > RECOVERY_BOUND_S) failures['slow recovery'] += 1;
+      readyz.after = (await waitUntil(async () => ((await readyzStatus()) === 200 ? 200 : undefined), 10_000)) ?? (await readyzStatus());
+      if (readyz.after !== 200) failures['readyz not 200 after'] += 1;
       if (audit) {
         failures.leaked += audit.leaked;
         failures.lost += audit.lost;
@@ -128,6 +140,6 @@ export async function dbOutage(short) {
       writeFileSync(kept, daemon.output());
       console.error(`db-outage: ${JSON.stringify(failures)}; the daemon's whole log is in ${kept}\n${daemon.output().slice(-3000)}`);
     }
-    return { scenario: 'db-outage', backend: 'mariadb', outageS, deleted, vanished, recoveryS, warnAndErrorLines: outageLines, failures, ok: failed === 0 };
+    return { scenario: 'db-outage', backend: 'mariadb', outageS, deleted, vanished, recoveryS, readyz, warnAndErrorLines: outageLines, failures, ok: failed === 0 };
   });
 }

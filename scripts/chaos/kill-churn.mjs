@@ -37,7 +37,7 @@ export async function killChurn(backend, short) {
     const stateFile = join(dir, 'fake-a.json');
     writeFileSync(configFile, stringifyYaml(churnConfig(dir, dburi, minReady)));
     const random = seededRandom(backend === 'sqlite' ? 11 : 12);
-    const start = () => startDaemon('nodepoold', ['-c', configFile, '--no-builder'], { cwd: dir });
+    const start = () => startDaemon('nodepoold', ['-c', configFile, '--no-builder', '--no-webapp'], { cwd: dir });
     const failures = { leaked: 0, lost: 0, duplicated: 0, stuck: 0, 'stack trace': 0, 'not settled': 0, 'command failed': 0 };
     const outputs = [];
     let daemon = start();

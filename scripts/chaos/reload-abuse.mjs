@@ -33,7 +33,7 @@ export async function reloadAbuse(short) {
   const rewrites = short ? 20 : 100;
   const seconds = short ? 5 : 20;
   writeFileSync(configFile, stringifyYaml(config(1)));
-  const daemon = startDaemon('nodepoold', ['-c', configFile, '--no-builder'], { cwd: dir });
+  const daemon = startDaemon('nodepoold', ['-c', configFile, '--no-builder', '--no-webapp'], { cwd: dir });
   const failures = { 'daemon exited': 0, 'not converged': 0, 'stack trace': 0 };
   let validWritten = 0;
   let invalidWritten = 0;
