@@ -97,7 +97,8 @@ export async function builderKill(backend, short) {
     };
     /** A builder, once it says it started: a signal before node has loaded the daemon ends it as any process. */
     const start = async () => {
-      const builder = startDaemon('nodepool-builder', ['-c', configFile], { cwd: dir, env: TUNING });
+      // --no-webapp: several builders run at once here, and each would otherwise take port 8006.
+      const builder = startDaemon('nodepool-builder', ['-c', configFile, '--no-webapp'], { cwd: dir, env: TUNING });
       builders.push(builder);
       if (!(await waitUntil(() => !builder.running() || /"builder started with/.test(builder.output()), 15_000, 50)) || !builder.running()) {
         note('exited by itself', `nodepool-builder ${builder.pid} did not start\n${builder.output().slice(-2000)}`);

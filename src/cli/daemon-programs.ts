@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../version.js';
 import { configFor, databaseFor, loggingFor, secureFor } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
@@ -24,10 +24,20 @@ export interface NodepooldOptions {
   ciSimulator: boolean;
 }
 
-export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers'>;
+export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers' | 'webapp'> & {
+  webappPort: number;
+};
+
+/** nodepool-builder's status port: next to nodepoold's 8005, so both can run on one host. */
+export const BUILDER_WEBAPP_PORT = 8006;
 
 function positiveCount(value: string): number {
   return Math.max(1, parseCount(value));
+}
+
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got '${value}'`);
+  return Number(value);
 }
 
 /** `--log-format json|text`: text by default on a terminal, JSON anywhere else (docs/logging.md). */
@@ -66,6 +76,8 @@ export function builderProgram(): Command {
     .option('-d', 'do not run as a daemon')
     .option('--build-workers <BUILD_WORKERS>', 'number of build workers', positiveCount, 1)
     .option('--upload-workers <UPLOAD_WORKERS>', 'number of upload workers', positiveCount, 4)
+    .option('--webapp-port <PORT>', 'port of the status web pages on 127.0.0.1 (0: any free port)', port, BUILDER_WEBAPP_PORT)
+    .option('--no-webapp', 'do not serve the status web pages')
     .version(packageVersion(), '--version', 'show version');
 }
 

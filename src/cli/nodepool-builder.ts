@@ -5,6 +5,7 @@ import { runDaemon } from './daemon-lifecycle.js';
 import { builderProgram, type BuilderOptions } from './daemon-programs.js';
 import { processOutput } from './output.js';
 import { runProgram } from './run-program.js';
+import { serveBuilderStatus } from './status-web.js';
 
 const argv = process.argv.slice(2);
 
@@ -21,6 +22,8 @@ const program = builderProgram().action(async (options: BuilderOptions) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
       return host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, tuning }));
     },
+    // Its status pages, unless --no-webapp, so that a builder on another host can be watched.
+    ...(options.webapp && { serve: serveBuilderStatus(options.webappPort) }),
   });
 });
 

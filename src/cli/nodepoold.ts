@@ -11,7 +11,7 @@ import { runDaemon } from './daemon-lifecycle.js';
 import { nodepooldProgram, type NodepooldOptions } from './daemon-programs.js';
 import { processOutput } from './output.js';
 import { runProgram } from './run-program.js';
-import { serveStatus } from './status-web.js';
+import { serveNodepooldStatus } from './status-web.js';
 
 const argv = process.argv.slice(2);
 
@@ -54,7 +54,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
       return host;
     },
     // The status web server, unless --no-webapp: once the pool runs, so its pages show a started daemon.
-    ...(options.webapp && { serve: serveStatus }),
+    ...(options.webapp && { serve: serveNodepooldStatus }),
   });
 });
 

@@ -1,14 +1,14 @@
 /**
- * nodepoold's status web server wired to the running daemon: the records
- * come from its database, the labels and providers from the configuration
- * in force, the server lists from its gateways. The address is read at the
- * start; a changed `webapp:` takes effect at the next start.
+ * The status web servers wired to the running daemons: the records come
+ * from their database, the labels and providers from the configuration in
+ * force, nodepoold's server lists from its gateways. The address is read at
+ * the start; a changed `webapp:` takes effect at the next start.
  */
 import type { ActorHost } from '../actors/host.js';
-import { startStatusServer, type StatusServer } from '../web/index.js';
+import { BUILDER_LISTINGS, startStatusServer, type StatusServer } from '../web/index.js';
 import type { PreparedDaemon } from './daemon-programs.js';
 
-export function serveStatus({ config, db, logging }: PreparedDaemon, host: ActorHost): Promise<StatusServer> {
+export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, host: ActorHost): Promise<StatusServer> {
   return startStatusServer({
     listen: config.webapp.listen,
     port: config.webapp.port,
@@ -24,4 +24,25 @@ export function serveStatus({ config, db, logging }: PreparedDaemon, host: Actor
     },
     log: logging.get('nodepool.WebApp'),
   });
+}
+
+/** Only this host: nodepool-builder has no configuration of its own for an address. */
+const BUILDER_WEBAPP_LISTEN = '127.0.0.1';
+
+/**
+ * nodepool-builder's: its builds and uploads, on 127.0.0.1 and the port of
+ * --webapp-port, since `webapp:` is nodepoold's and both may share a host.
+ * No /readyz: a builder follows no provider's list of servers.
+ */
+export function serveBuilderStatus(port: number): (prepared: PreparedDaemon, host: ActorHost) => Promise<StatusServer> {
+  return ({ db, logging }, host) =>
+    startStatusServer({
+      listen: BUILDER_WEBAPP_LISTEN,
+      port,
+      db,
+      labels: () => host.config.labels,
+      offered: BUILDER_LISTINGS,
+      portSetting: '--webapp-port',
+      log: logging.get('nodepool.WebApp'),
+    });
 }

@@ -1,4 +1,5 @@
-/** nodepoold's status web server: the listings, /healthz and /readyz (docs/web.md). */
+/** The status web server of nodepoold and nodepool-builder: the listings, /healthz and /readyz (docs/web.md). */
 export { startStatusServer, type StatusServer, type StatusServerOptions } from './status-server.js';
 export { readinessProblems, serverListBoundMs, type ReadinessProbe } from './readiness.js';
 export { DEFAULT_CACHE_MS } from './listing-pages.js';
+export { BUILDER_LISTINGS, NODEPOOLD_LISTINGS } from './page-sets.js';

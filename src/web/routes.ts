@@ -8,12 +8,14 @@ import type { ListingName, ListingPages, ListingQuery } from './listing-pages.js
 import { readinessProblems, type ReadinessProbe } from './readiness.js';
 import { text, type Reply } from './reply.js';
 
-const LISTINGS: readonly ListingName[] = ['node-list', 'image-list', 'dib-image-list', 'label-list'];
 const READ_METHODS = ['GET', 'HEAD'];
 
 export interface RouteDeps {
   listings: ListingPages;
-  readiness: ReadinessProbe;
+  /** The listings this server offers: any other is 404. */
+  offered: readonly ListingName[];
+  /** Asked by /readyz; without it there is no /readyz (404). */
+  readiness?: ReadinessProbe;
 }
 
 export async function route(deps: RouteDeps, method: string, rawUrl: string): Promise<Reply> {
@@ -23,9 +25,10 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   const url = new URL(rawUrl, 'http://status.invalid');
   const path = url.pathname;
   if (path === '/healthz') return withoutQuery(url) ?? text(200, 'ok');
-  if (path === '/readyz') return withoutQuery(url) ?? readyz(deps.readiness);
-  const listing = LISTINGS.find((name) => path === `/${name}` || path === `/${name}.json`);
-  if (!listing) return text(404, `${path} is not a page of the status server; pages: ${[...LISTINGS.map((n) => `/${n}`), '/healthz', '/readyz'].join(', ')}`);
+  const { readiness } = deps;
+  if (path === '/readyz' && readiness) return withoutQuery(url) ?? readyz(readiness);
+  const listing = deps.offered.find((name) => path === `/${name}` || path === `/${name}.json`);
+  if (!listing) return text(404, `${path} is not a page of the status server; pages: ${pageList(deps).join(', ')}`);
   const query = listingQuery(listing, path.endsWith('.json'), url.searchParams);
   if ('status' in query) return query;
   try {
@@ -33,6 +36,10 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   } catch (err) {
     return text(503, `the database could not be read: ${databaseReason(err) ?? (err instanceof Error ? err.message : String(err))}`);
   }
+}
+
+function pageList({ offered, readiness }: RouteDeps): string[] {
+  return [...offered.map((n) => `/${n}`), '/healthz', ...(readiness ? ['/readyz'] : [])];
 }
 
 function withoutQuery(url: URL): Reply | undefined {

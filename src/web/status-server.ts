@@ -1,7 +1,7 @@
 /**
- * nodepoold's status web server (docs/web.md). Plain node:http: a handful
- * of read-only GET routes need no framework, and nothing here should add
- * a dependency to a daemon that runs for months.
+ * The status web server of nodepoold and nodepool-builder (docs/web.md).
+ * Plain node:http: a handful of read-only GET routes need no framework, and
+ * nothing here should add a dependency to a daemon that runs for months.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +9,8 @@ import type { Label } from '../config/types.js';
 import { NodepoolError } from '../core/errors.js';
 import type { Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
-import { ListingPages } from './listing-pages.js';
+import { ListingPages, type ListingName } from './listing-pages.js';
+import { NODEPOOLD_LISTINGS } from './page-sets.js';
 import type { ReadinessProbe } from './readiness.js';
 import { route } from './routes.js';
 
@@ -19,7 +20,12 @@ export interface StatusServerOptions {
   port: number;
   db: Pick<Repositories, 'nodes' | 'builds' | 'uploads'>;
   labels(): readonly Pick<Label, 'name' | 'minReady'>[];
-  readiness: ReadinessProbe;
+  /** The listings offered; nodepoold's (all of them) unless given. */
+  offered?: readonly ListingName[];
+  /** Answers /readyz; without it the server has no /readyz. */
+  readiness?: ReadinessProbe;
+  /** What the port-in-use error tells the operator to change. */
+  portSetting?: string;
   log: Logger;
   cacheMs?: number;
 }
@@ -33,7 +39,7 @@ export interface StatusServer {
 /** Listens, or throws NP_WEBAPP_PORT_IN_USE (or NP_WEBAPP_LISTEN) naming the address it could not take. */
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const listings = new ListingPages({ db: options.db, labels: options.labels, ...(options.cacheMs !== undefined && { cacheMs: options.cacheMs }) });
-  const deps = { listings, readiness: options.readiness };
+  const deps = { listings, offered: options.offered ?? NODEPOOLD_LISTINGS, ...(options.readiness && { readiness: options.readiness }) };
   const server = createServer((request, response) => {
     answer(deps, request, response).catch((err: unknown) => {
       options.log.error({ err, url: request.url }, 'a status page failed');
@@ -41,7 +47,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       response.end('internal error\n');
     });
   });
-  await listen(server, options.listen, options.port);
+  await listen(server, options.listen, options.port, options.portSetting ?? 'webapp.port');
   const { port } = server.address() as AddressInfo;
   const address = { host: options.listen, port };
   const url = `http://${options.listen.includes(':') ? `[${options.listen}]` : options.listen}:${port}`;
@@ -63,13 +69,13 @@ async function answer(deps: Parameters<typeof route>[0], request: IncomingMessag
   response.end(reply.body);
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: Server, host: string, port: number, portSetting: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const refused = (err: NodeJS.ErrnoException) => {
       server.off('listening', listening);
       const where = `${host}:${port}`;
       if (err.code === 'EADDRINUSE') {
-        reject(new NodepoolError('NP_WEBAPP_PORT_IN_USE', `the status web server cannot listen on ${where}: the port is in use (set webapp.port, or start with --no-webapp)`, { cause: err }));
+        reject(new NodepoolError('NP_WEBAPP_PORT_IN_USE', `the status web server cannot listen on ${where}: the port is in use (set ${portSetting}, or start with --no-webapp)`, { cause: err }));
       } else {
         reject(new NodepoolError('NP_WEBAPP_LISTEN', `the status web server cannot listen on ${where}: ${err.message}`, { cause: err }));
       }

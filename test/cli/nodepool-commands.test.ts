@@ -202,7 +202,7 @@ describe('nodepool commands without a database', () => {
       expect(daemon.stdout).toContain(option);
     }
     const builder = await runExecutable('nodepool-builder', ['--help']);
-    for (const option of ['-c <CONFIG>', '-l <LOGCONFIG>', '-p <PIDFILE>', '-d', '--build-workers', '--upload-workers']) {
+    for (const option of ['-c <CONFIG>', '-l <LOGCONFIG>', '-p <PIDFILE>', '-d', '--build-workers', '--upload-workers', '--webapp-port <PORT>', '--no-webapp']) {
       expect(builder.stdout).toContain(option);
     }
     expect(builder.stdout).not.toContain('-s <SECURE>');

@@ -107,9 +107,9 @@ export function startNodepoold(args: readonly string[], env: NodeJS.ProcessEnv =
   return startCompiled('nodepoold', options.webapp ? args : [...args, '--no-webapp'], env);
 }
 
-/** Starts `nodepool-builder -d -c FILE ...` from the compiled output. */
-export function startBuilder(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningDaemon {
-  return startCompiled('nodepool-builder', args, env);
+/** Starts `nodepool-builder -d -c FILE ...` from the compiled output; with --no-webapp unless `webapp: true`, as nodepoold (its port is 8006). */
+export function startBuilder(args: readonly string[], env: NodeJS.ProcessEnv = {}, options: { webapp?: boolean } = {}): RunningDaemon {
+  return startCompiled('nodepool-builder', options.webapp ? args : [...args, '--no-webapp'], env);
 }
 
 function startCompiled(program: 'nodepoold' | 'nodepool-builder', args: readonly string[], env: NodeJS.ProcessEnv): RunningDaemon {
