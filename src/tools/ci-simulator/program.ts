@@ -8,7 +8,8 @@
  * SIGTERM aborts the runs under way and stops.
  */
 import { existsSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readToolOptions, type CliOutput } from '../tool-program.js';
+import { Command, InvalidArgumentError } from 'commander';
 import { skip, type Subscription } from 'rxjs';
 import { formatProblem, loadConfig, loadSecureFile, resolveDbUri, type NodepoolConfig } from '../../config/index.js';
 import { systemClock } from '../../core/clock.js';
@@ -23,10 +24,7 @@ import { runQueueFor } from './queue-choice.js';
 import { CiSimulator, type BuildEvent } from './simulator.js';
 import { sshWork } from './ssh-work.js';
 
-export interface CliOutput {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { CliOutput } from '../tool-program.js';
 
 interface CliOptions {
   c: string;
@@ -64,17 +62,9 @@ class StartRefused extends Error {}
  * Exit codes as the other programs: 0, 1 failure, 2 usage.
  */
 export async function runCiSimulatorProgram(argv: readonly string[], output: CliOutput, stopped: Promise<unknown>): Promise<number> {
-  const program = ciSimulatorProgram()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
-  let cli: CliOptions;
-  try {
-    program.parse([...argv], { from: 'user' });
-    cli = program.opts<CliOptions>();
-  } catch (error) {
-    if (error instanceof CommanderError) return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2;
-    throw error;
-  }
+  const read = readToolOptions<CliOptions>(ciSimulatorProgram(), argv, output);
+  if ('exitCode' in read) return read.exitCode;
+  const cli = read.options;
   let running: RunningSimulator;
   try {
     running = await startSimulator(cli);

@@ -1,11 +1,9 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readToolOptions, type CliOutput } from '../tool-program.js';
 import type { JenkinsJobSeed, JenkinsSimulatorOptions } from './options.js';
 import { startJenkinsSimulator, type JenkinsSimulator } from './simulator.js';
 
-export interface CliOutput {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { CliOutput } from '../tool-program.js';
 
 interface CliOptions {
   port: number;
@@ -79,17 +77,9 @@ export function banner(sim: JenkinsSimulator, target: string): string {
  * `stopped` settles. Exit codes as the other programs: 0, 1 failure, 2 usage.
  */
 export async function runJenkinsSimulatorProgram(argv: readonly string[], output: CliOutput, stopped: Promise<unknown>): Promise<number> {
-  const program = simulatorProgram()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
-  let cli: CliOptions;
-  try {
-    program.parse([...argv], { from: 'user' });
-    cli = program.opts<CliOptions>();
-  } catch (error) {
-    if (error instanceof CommanderError) return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2;
-    throw error;
-  }
+  const read = readToolOptions<CliOptions>(simulatorProgram(), argv, output);
+  if ('exitCode' in read) return read.exitCode;
+  const cli = read.options;
   let sim: JenkinsSimulator;
   try {
     sim = await startJenkinsSimulator(toOptions(cli));

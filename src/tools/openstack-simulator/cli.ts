@@ -1,11 +1,9 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readToolOptions, type CliOutput } from '../tool-program.js';
 import type { OpenStackSimulatorOptions } from './options.js';
 import { startOpenStackSimulator, type OpenStackSimulator } from './simulator.js';
 
-export interface CliOutput {
-  out(text: string): void;
-  err(text: string): void;
-}
+export type { CliOutput } from '../tool-program.js';
 
 interface CliOptions {
   port: number;
@@ -93,17 +91,9 @@ export function banner(sim: OpenStackSimulator, cloudName: string): string {
  * `stopped` settles. Exit codes as the other programs: 0, 1 failure, 2 usage.
  */
 export async function runSimulatorProgram(argv: readonly string[], output: CliOutput, stopped: Promise<unknown>): Promise<number> {
-  const program = simulatorProgram()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => output.out(s), writeErr: (s) => output.err(s) });
-  let cli: CliOptions;
-  try {
-    program.parse([...argv], { from: 'user' });
-    cli = program.opts<CliOptions>();
-  } catch (error) {
-    if (error instanceof CommanderError) return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2;
-    throw error;
-  }
+  const read = readToolOptions<CliOptions>(simulatorProgram(), argv, output);
+  if ('exitCode' in read) return read.exitCode;
+  const cli = read.options;
   let sim: OpenStackSimulator;
   try {
     sim = await startOpenStackSimulator(toOptions(cli));
