@@ -51,8 +51,8 @@ export function secureFor(options: GlobalOptions): SecureConfig | undefined {
 }
 
 /** Opens (and migrates) the database the configuration names. */
-export async function databaseFor(options: GlobalOptions, config: NodepoolConfig, logging: Logging): Promise<Database> {
-  const resolved = resolveDbUri({ env: process.env, secure: secureFor(options), config });
+export async function databaseFor(options: GlobalOptions, config: NodepoolConfig, logging: Logging, secure = secureFor(options)): Promise<Database> {
+  const resolved = resolveDbUri({ env: process.env, secure, config });
   if (!resolved) {
     throw new CommandFailure(
       'no database configured: set dburi in the [database] section of the secure file (-s), ' +
@@ -76,14 +76,17 @@ export interface CommandContext {
   config: NodepoolConfig;
   db: Database;
   logging: Logging;
+  /** The secure file, when there is one. */
+  secure?: SecureConfig;
 }
 
 export async function withContext<T>(options: GlobalOptions, fn: (ctx: CommandContext) => Promise<T>): Promise<T> {
   const logging = loggingFor(options);
   const config = configFor(options, logging);
-  const db = await databaseFor(options, config, logging);
+  const secure = secureFor(options);
+  const db = await databaseFor(options, config, logging, secure);
   try {
-    return await fn({ config, db, logging });
+    return await fn({ config, db, logging, ...(secure && { secure }) });
   } finally {
     await db.close();
   }

@@ -101,8 +101,8 @@ export async function prepareDaemon(name: string, options: { c: string; s?: stri
   const logging = loggingFor(globals, 'daemon');
   const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
   const config = configFor(globals, logging);
-  const db = await databaseFor(globals, config, logging);
-  log.info({ config: options.c, database: db.uri }, 'configuration is valid and the database is ready');
   const secure = secureFor(globals);
+  const db = await databaseFor(globals, config, logging, secure);
+  log.info({ config: options.c, database: db.uri }, 'configuration is valid and the database is ready');
   return { globals, logging, config, db, ...(secure && { secure }) };
 }

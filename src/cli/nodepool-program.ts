@@ -4,7 +4,7 @@ import { validateConfig } from './commands/config-validate.js';
 import { deleteBuild, deleteUpload, listBuilds, listUploads, requestBuild } from './commands/images.js';
 import { createJob, deleteJob, listJobs } from './commands/jobs.js';
 import { holdNode, listNodes, markNodeForDeletion, type ListingOptions } from './commands/nodes.js';
-import { secureFor, withContext } from './context.js';
+import { withContext } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 import { processOutput, type Output } from './output.js';
 import { parseCount, parseId, parseJobName, parseReason } from './parse-args.js';
@@ -106,9 +106,9 @@ export function nodepoolProgram(output: Output): Command {
         .argument('<id>', 'node id', parseId)
         .option('--now', 'delete the node in the foreground')
         .action(async (id: number, options: { now?: boolean }, cmd: Command) =>
-          withContext(globals(cmd), async ({ db, config, logging }) =>
+          withContext(globals(cmd), async ({ db, config, logging, secure }) =>
             options.now
-              ? (await deleteNow()).deleteNodeNow(db, config, logging, output, id, { secureJenkins: secureFor(globals(cmd))?.jenkins })
+              ? (await deleteNow()).deleteNodeNow(db, config, logging, output, id, { secureJenkins: secure?.jenkins })
               : markNodeForDeletion(db, output, id),
           ),
         ),

@@ -124,6 +124,9 @@ async function prepareCreate(
   return { setting, boot, flavor };
 }
 
+/** The name a target knows the node by: its node name, as job events name it. */
+const agentNameOf = (row: NodeRecord) => row.nodename ?? row.hostname ?? `node-${row.id}`;
+
 /** The node machine with its effects bound to the database, the gateways and SSH. */
 export function nodeMachineWithEffects(deps: NodeEffectDeps) {
   // A burst of thousands prepares its creates a few dozen at a time, so the
@@ -212,7 +215,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
         const { row, image } = await settingOf(deps, input.nodeId);
         const target = deps.targets?.get(row.target);
         if (!target) throw new NodeEffectError('other', `target ${row.target} is not configured`);
-        const name = row.nodename ?? row.hostname ?? `node-${row.id}`;
+        const name = agentNameOf(row);
         const host = input.ip ?? row.ip;
         if (!host) throw new NodeEffectError('network', `node ${row.id} has no address to register`);
         return target.register({ name, host, label: row.label, userHome: image.userHome, username: image.username, privateKey: image.privateKey });
@@ -227,7 +230,7 @@ export function nodeMachineWithEffects(deps: NodeEffectDeps) {
           deps.log.warn({ node: row.id, target: row.target }, `node ${row.id}: target ${row.target} is no longer configured; its registration there cannot be removed`);
           return;
         }
-        await target.unregister({ name: row.nodename ?? row.hostname ?? `node-${row.id}`, ...(input.manager !== undefined && { manager: input.manager }) });
+        await target.unregister({ name: agentNameOf(row), ...(input.manager !== undefined && { manager: input.manager }) });
       }),
 
       deleteServer: fromPromise(async ({ input }) => {

@@ -44,8 +44,6 @@ export interface NodepooldOptions {
   periodic?: Partial<Pick<PeriodicTasksDeps, 'sshCheck' | 'nodeCleanupAgeMs' | 'testCleanupAgeMs' | 'checkConcurrency'>>;
   /** The secure file's `[jenkins "<target>"]` sections: the targets' Jenkins URLs and credentials. */
   secureJenkins?: SecureConfig['jenkins'];
-  /** Bound on each call to a target (tests). */
-  targetTimeoutMs?: number;
   /** Queued work and job events from a CI simulator in the same process, beside Gearman's and ZeroMQ's. */
   ci?: CiSources;
   /** The one-nodepoold-per-database lease: what to do when it is lost, and its timings (tests). */
@@ -70,6 +68,7 @@ export class Nodepoold implements Workload {
   private readonly intake: Subscription[] = [];
   /** Where nodes are registered before they are ready (Jenkins targets). */
   private readonly targets: TargetRegistry;
+  private readonly registersNodes = (target: string) => this.targets.registersNodes(target);
 
   constructor(
     private readonly host: ActorHost,
@@ -82,7 +81,6 @@ export class Nodepoold implements Workload {
       clock: host.clock,
       log: host.logging.get('nodepool.targets'),
       ...(options.secureJenkins && { secure: options.secureJenkins }),
-      ...(options.targetTimeoutMs !== undefined && { timeoutMs: options.targetTimeoutMs }),
     });
     this.targets.configure(host.config.targets, host.config.gearmanServers);
   }
@@ -117,7 +115,7 @@ export class Nodepoold implements Workload {
       log: this.log,
       launchesAllowed: () => this.options.launches !== false && !this.stopping_,
       demand: () => this.demand,
-      registersNodes: (target) => this.targets.registersNodes(target),
+      registersNodes: this.registersNodes,
       dispatch: (launches) => {
         if (launches.length > 0) this.send({ type: 'launches', launches });
       },
@@ -179,7 +177,7 @@ export class Nodepoold implements Workload {
     const nodes = rows.map((row) => ({
       provider: row.provider,
       nodeId: row.id,
-      input: nodeInputOf(row, config, (target) => this.targets.registersNodes(target)),
+      input: nodeInputOf(row, config, this.registersNodes),
       resumeFrom: saved.get(nodeActorId(row.id)),
     }));
     const subs = subnodes.flatMap((subnode) => {
