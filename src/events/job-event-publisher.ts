@@ -12,7 +12,7 @@
  * not lose its first events waits for `waitForSubscribers()` first.
  */
 import { setTimeout as pause } from 'node:timers/promises';
-import { XPublisher } from 'zeromq';
+import type { XPublisher } from 'zeromq';
 import { JOB_EVENT_TOPICS } from './job-event.js';
 import type { JenkinsJobState, JobEventTopic } from './job-event.js';
 
@@ -90,6 +90,7 @@ export class JobEventPublisher {
 
   /** Binds `endpoint` (`tcp://127.0.0.1:*` for a free port; see `endpoint` for the one chosen). */
   static async bind(endpoint: string, options: JobEventPublisherOptions = {}): Promise<JobEventPublisher> {
+    const { XPublisher } = await import('zeromq');
     const socket = new XPublisher({ linger: 0 });
     // Every subscribe and unsubscribe, so the count is of subscribers, not of distinct subscriptions.
     socket.verbosity = 'allSubsUnsubs';

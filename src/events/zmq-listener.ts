@@ -24,10 +24,15 @@
  */
 import { isObservable, Observable, of } from 'rxjs';
 import type { Subscriber as RxSubscriber } from 'rxjs';
-import { Subscriber } from 'zeromq';
+import type * as Zeromq from 'zeromq';
+import type { Subscriber } from 'zeromq';
 import type { Logger } from '../log/index.js';
 import { parseJobEventMessage } from './job-event.js';
 import type { JobEvent } from './job-event.js';
+
+/** ZeroMQ's native module, loaded when the first socket opens: a pool without `zmq-publishers` never carries it. */
+let zeromq: Promise<typeof Zeromq> | undefined;
+const loadZeromq = (): Promise<typeof Zeromq> => (zeromq ??= import('zeromq'));
 
 /** `tcp://host:port` endpoints of Jenkins event publishers. */
 export type PublisherEndpoints = readonly string[] | Observable<readonly string[]>;
@@ -113,7 +118,7 @@ class EndpointListener {
     private readonly options: JobEventsOptions,
   ) {
     this.log = options.log.child({ endpoint });
-    this.open();
+    void this.open();
   }
 
   close(): void {
@@ -125,13 +130,18 @@ class EndpointListener {
     this.log.info('stopped listening for job events');
   }
 
-  private open(): void {
+  private async open(): Promise<void> {
     let socket: Subscriber;
     try {
-      socket = this.options.openSocket?.() ?? new Subscriber();
+      socket = this.options.openSocket?.() ?? new (await loadZeromq()).Subscriber();
     } catch (err) {
       // No socket at all (the process is out of file descriptors, say): try again later.
       this.failed(err);
+      return;
+    }
+    // Closed while ZeroMQ was loading: the socket is not wanted any more.
+    if (this.closed) {
+      socket.close();
       return;
     }
     Object.assign(socket, SOCKET_OPTIONS);
@@ -170,7 +180,7 @@ class EndpointListener {
     this.failing = true;
     this.connected = false;
     this.reopenTimer = setTimeout(() => {
-      if (!this.closed) this.open();
+      if (!this.closed) void this.open();
     }, this.reopenDelayMs);
   }
 

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import { DEFAULT_LOG_SETTINGS, type LogFormat, type LogSettings } from './settings.js';
 
 export type { Logger } from 'pino';
@@ -68,6 +69,8 @@ function isTerminal(destination: string): boolean {
  */
 function textDestinationFor(destination: string): DestinationStream {
   const target = destination === 'stderr' ? 2 : destination === 'stdout' ? 1 : destination;
+  // Loaded only for text logs: a daemon logging JSON never carries it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pretty({
     destination: target,
     mkdir: true,

@@ -16,7 +16,7 @@
  *
  * Every method settles within `timeoutMs`, all its requests included.
  */
-import { Agent, request } from 'undici';
+import type { Dispatcher, request as undiciRequest } from 'undici';
 import type { Logger } from '../log/index.js';
 
 export interface JenkinsClientOptions {
@@ -113,7 +113,8 @@ export class JenkinsClient {
   private readonly authorization: string;
   private readonly timeoutMs: number;
   private readonly log: Logger | undefined;
-  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+  /** undici, loaded at the first call: a pool without Jenkins targets never carries it. */
+  private agent: Promise<{ dispatcher: Dispatcher; request: typeof undiciRequest }> | undefined;
   /** undefined: not asked yet; null: Jenkins has no crumb issuer (404). */
   private crumbState: Crumb | null | undefined;
 
@@ -178,7 +179,7 @@ export class JenkinsClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.agent) await (await this.agent).dispatcher.close();
   }
 
   private call(operation: JenkinsOperation, subject: string): Call {
@@ -234,7 +235,9 @@ export class JenkinsClient {
     }
     const started = performance.now();
     try {
-      const response = await request(url, { method, headers, body, signal: call.signal, dispatcher: this.agent });
+      this.agent ??= import('undici').then(({ Agent, request }) => ({ dispatcher: new Agent({ keepAliveTimeout: 10_000 }), request }));
+      const { dispatcher, request } = await this.agent;
+      const response = await request(url, { method, headers, body, signal: call.signal, dispatcher });
       const text = await response.body.text();
       this.log?.debug(
         { url: this.url, operation: call.operation, subject: call.subject, method, path, status: response.statusCode, ms: Math.round(performance.now() - started) },

@@ -122,6 +122,8 @@ describe('job events from Jenkins publishers', () => {
   it('a publisher that is not there yet is found once it binds', async () => {
     const endpoint = await freeEndpoint();
     const { received, lines } = listen([endpoint]);
+    // The socket opens once ZeroMQ is loaded, a moment after the listener is made.
+    await eventually(() => lines.some((l) => l.msg === 'listening for job events'), 'the listening line');
     expect(lines.find((l) => l.msg === 'listening for job events')).toMatchObject({ endpoint });
 
     const pub = await publisher(endpoint);
