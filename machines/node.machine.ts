@@ -77,6 +77,14 @@ export interface NodeInput {
    * snapshots saved before it was recorded.
    */
   provider?: string;
+  /**
+   * What the node is, as its launch and deletion are counted (the metrics'
+   * labels and statsd keys). Absent in snapshots saved before they were
+   * recorded.
+   */
+  label?: string;
+  target?: string;
+  az?: string;
 }
 
 export interface NodeContext extends NodeInput, DeletionFields {

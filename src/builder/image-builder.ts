@@ -13,6 +13,7 @@ import { loadSavedActor } from '../actors/saved-actors.js';
 import { NodepoolError } from '../core/errors.js';
 import { leaseOwner } from '../core/leases.js';
 import type { Logger } from '../log/index.js';
+import type { PoolMetrics } from '../metrics/index.js';
 import { BUILDER_ACTOR_ID } from '../../machines/actor-ids.js';
 import { builderMachine, type SurveyInput, type SurveyResult } from '../../machines/builder.machine.js';
 import { imageBuildMachineWithEffects } from './build-effects.js';
@@ -30,6 +31,8 @@ export interface ImageBuilderOptions {
   program?: string;
   hostname?: string;
   tuning?: Partial<BuilderTuning>;
+  /** Where builds and uploads are counted (/metrics, statsd). */
+  metrics?: PoolMetrics;
 }
 
 const UPLOAD_RETRY: UploadRetry = {
@@ -73,6 +76,10 @@ export class ImageBuilder implements Workload {
       flush: () => host.flush(),
       savedSnapshot: (actorId) => loadSavedActor(host.db, IMAGE_KINDS, actorId, this.log),
     });
+    options.metrics?.watchImages({
+      builds: async () => tallied(await host.db.builds.list(), (b) => ({ image: b.image, state: b.state })),
+      uploads: async () => tallied(await host.db.uploads.list(), (u) => ({ image: u.image, provider: u.provider, state: u.state })),
+    });
   }
 
   get builderActor(): AnyActorRef | undefined {
@@ -104,9 +111,15 @@ export class ImageBuilder implements Workload {
             clock: host.clock,
             buildTimeoutMs: this.tuning.buildTimeoutMs,
             running: this.runningBuilds,
+            ...(this.options.metrics && { metrics: this.options.metrics }),
           }),
         ),
-        upload: resumable(imageUploadMachineWithEffects({ db: host.db, config: () => host.config, gateways: host.gateways, log: this.log })),
+        upload: resumable(
+          imageUploadMachineWithEffects({
+            db: host.db, config: () => host.config, gateways: host.gateways, log: this.log, clock: host.clock,
+            ...(this.options.metrics && { metrics: this.options.metrics }),
+          }),
+        ),
         survey: fromPromise<SurveyResult, SurveyInput>(({ input }) => {
           const run = this.survey.run(input).finally(() => {
             this.surveys += 1;
@@ -154,4 +167,17 @@ export class ImageBuilder implements Workload {
   async stopped(): Promise<void> {
     await this.survey.releaseAll().catch((err: unknown) => this.log.warn({ err }, 'could not release the leases; they lapse on their own'));
   }
+}
+
+/** Records counted by the fields `key` picks out of each. */
+function tallied<R, K extends Record<string, string>>(records: readonly R[], key: (record: R) => K): (K & { count: number })[] {
+  const counts = new Map<string, K & { count: number }>();
+  for (const record of records) {
+    const fields = key(record);
+    const id = JSON.stringify(fields);
+    const entry = counts.get(id);
+    if (entry) entry.count += 1;
+    else counts.set(id, { ...fields, count: 1 });
+  }
+  return [...counts.values()];
 }

@@ -11,7 +11,9 @@ import type { NodepoolConfig, Provider } from '../config/types.js';
 import type { Database } from '../db/index.js';
 import type { CloudImage } from '../drivers/driver.js';
 import { fileExtension } from '../dib/index.js';
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../log/index.js';
+import type { PoolMetrics } from '../metrics/index.js';
 import { imageUploadMachine } from '../../machines/image-upload.machine.js';
 import { buildOutputBase } from './build-effects.js';
 import type { GatewayRegistry, ProviderGateway } from '../gateway/index.js';
@@ -22,6 +24,9 @@ export interface UploadEffectsOptions {
   /** Every cloud call goes through the provider's gateway. */
   gateways: GatewayRegistry;
   log: Logger;
+  /** Where ended upload attempts are counted, with how long each took. */
+  metrics?: Pick<PoolMetrics, 'uploadEnded'>;
+  clock?: Clock;
 }
 
 export const BUILD_ID_PROPERTY = 'nodepool_build_id';
@@ -35,12 +40,22 @@ export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
   const { db, log } = options;
   const providerOf = (name: string): Provider | undefined => options.config().providers.find((p) => p.name === name);
   const gatewayOf = (provider: Provider): ProviderGateway => options.gateways.open(provider);
+  /** The attempt under way per upload: what it is and when it began, for the metrics. */
+  const attempts = new Map<number, { image: string; provider: string; startedAt: number }>();
+  const count = (uploadId: number, result: 'ready' | 'failed') => {
+    const attempt = attempts.get(uploadId);
+    attempts.delete(uploadId);
+    if (!attempt || !options.metrics) return;
+    const ms = options.clock ? options.clock.now() - attempt.startedAt : undefined;
+    options.metrics.uploadEnded({ image: attempt.image, provider: attempt.provider, result, ...(ms !== undefined && { ms }) });
+  };
 
   return imageUploadMachine.provide({
     actors: {
       uploadImage: fromPromise<{ externalId: string }, { uploadId: number }>(async ({ input }) => {
         const upload = await db.uploads.get(input.uploadId);
         if (!upload) throw new Error(`upload ${input.uploadId} no longer exists`);
+        attempts.set(upload.id, { image: upload.image, provider: upload.provider, startedAt: options.clock?.now() ?? 0 });
         const build = await db.builds.get(upload.buildId);
         if (!build || build.state !== 'ready') throw new Error(`build ${upload.buildId} is not ready`);
         const provider = providerOf(upload.provider);
@@ -91,6 +106,7 @@ export function imageUploadMachineWithEffects(options: UploadEffectsOptions) {
     },
     actions: {
       reportUploadResult: (_, outcome) => {
+        count(outcome.uploadId, outcome.outcome);
         if (outcome.outcome === 'ready') log.info({ upload: outcome.uploadId, image: outcome.externalId }, `upload ${outcome.uploadId} is ready`);
         else {
           const next = outcome.willRetry ? 'it is tried again after a pause' : 'no more attempts';

@@ -1,5 +1,7 @@
 import type { LogFormat } from '../log/index.js';
 import type { ActorHost } from '../actors/host.js';
+import type { PoolMetrics } from '../metrics/index.js';
+import { daemonMetrics } from './daemon-metrics.js';
 import { prepareDaemon, type PreparedDaemon } from './daemon-programs.js';
 import { detach, nextSignal, within } from './daemonize.js';
 import { processOutput } from './output.js';
@@ -15,11 +17,11 @@ export interface DaemonLifecycle {
   /** How long a graceful stop may take before the process exits anyway. */
   stopTimeoutMs: number;
   /** The actor host with the daemon's workloads, once its configuration is valid and its database open. */
-  host(prepared: PreparedDaemon): ActorHost;
+  host(prepared: PreparedDaemon, metrics: PoolMetrics): ActorHost;
   /** What else must hold for the daemon to start, checked in the foreground before it detaches. */
   checkStart?(prepared: PreparedDaemon): Promise<void>;
   /** What the daemon serves once its host has started (nodepoold's status web server); closed first at the stop. */
-  serve?(prepared: PreparedDaemon, host: ActorHost): Promise<{ close(): Promise<void> }>;
+  serve?(prepared: PreparedDaemon, host: ActorHost, metrics: PoolMetrics): Promise<{ close(): Promise<void> }>;
 }
 
 /**
@@ -49,14 +51,18 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     throw err;
   }
   const log = prepared.logging.get(daemon.logger);
-  const host = daemon.host(prepared);
+  // Kept for Prometheus only where /metrics is served.
+  const metrics = await daemonMetrics(prepared, daemon.serve !== undefined);
+  const host = daemon.host(prepared, metrics);
+  // Every cloud call of the process; the stream ends when the host closes its gateways.
+  host.gateways.calls.subscribe((call) => metrics.cloudCall(call));
   const offUsr2 = onSigusr2(log, host);
   // Listened for before the start: a signal during the start stops the
   // daemon once it has started, rather than killing it half-way.
   const stopSignal = nextSignal(['SIGINT', 'SIGTERM']);
   try {
     await host.start();
-    const served = await serveOrStop(daemon, prepared, host);
+    const served = await serveOrStop(daemon, prepared, host, metrics);
     const signal = await stopSignal;
     log.info({ signal }, 'stopping');
     await within(served?.close() ?? Promise.resolve(), 2_000);
@@ -69,15 +75,17 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     }
   } finally {
     offUsr2();
+    // After the host: the last deletions' statsd packets are sent.
+    await within(metrics.close(), 2_000);
     await within(prepared.db.close(), 2_000);
     releasePidFile();
   }
 }
 
 /** A daemon that cannot serve (its port is taken) stops what it started, in order, and fails with the reason. */
-async function serveOrStop(daemon: DaemonLifecycle, prepared: PreparedDaemon, host: ActorHost): Promise<{ close(): Promise<void> } | undefined> {
+async function serveOrStop(daemon: DaemonLifecycle, prepared: PreparedDaemon, host: ActorHost, metrics: PoolMetrics): Promise<{ close(): Promise<void> } | undefined> {
   try {
-    return await daemon.serve?.(prepared, host);
+    return await daemon.serve?.(prepared, host, metrics);
   } catch (err) {
     await within(host.stop(), daemon.stopTimeoutMs);
     throw err;

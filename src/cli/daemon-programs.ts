@@ -6,6 +6,8 @@ import type { NodepoolConfig, SecureConfig } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import { LOG_FORMATS, type LogFormat, type Logging } from '../log/index.js';
 import { parseCount } from './parse-args.js';
+import { NodepoolError } from '../core/errors.js';
+import { statsdSettingsFrom, type StatsdSettings } from '../metrics/index.js';
 
 /** Options of nodepoold, exactly as the 0.4 line spelled them. */
 export interface NodepooldOptions {
@@ -89,6 +91,8 @@ export interface PreparedDaemon {
   db: Database;
   /** The secure file, when there is one. */
   secure?: SecureConfig;
+  /** Where statsd metrics go, when STATSD_HOST is set. */
+  statsd?: StatsdSettings;
 }
 
 /**
@@ -100,9 +104,18 @@ export async function prepareDaemon(name: string, options: { c: string; s?: stri
   const globals: GlobalOptions = { config: options.c, secure: options.s, logconfig: options.l, ...(options.logFormat && { logFormat: options.logFormat }) };
   const logging = loggingFor(globals, 'daemon');
   const log = logging.get(name === 'nodepoold' ? 'nodepool.NodePool' : 'nodepool.builder');
+  const statsd = statsdFromEnvironment();
   const config = configFor(globals, logging);
   const secure = secureFor(globals);
   const db = await databaseFor(globals, config, logging, secure);
   log.info({ config: options.c, database: db.uri }, 'configuration is valid and the database is ready');
-  return { globals, logging, config, db, ...(secure && { secure }) };
+  return { globals, logging, config, db, ...(secure && { secure }), ...(statsd && { statsd }) };
+}
+
+function statsdFromEnvironment(): StatsdSettings | undefined {
+  try {
+    return statsdSettingsFrom(process.env);
+  } catch (err) {
+    throw new NodepoolError('NP_STATSD_SETTINGS', (err as Error).message);
+  }
 }

@@ -18,9 +18,9 @@ const program = builderProgram().action(async (options: BuilderOptions) => {
     argv,
     // A cancelled build is redone at the next start; its tool gets time to stop and clean up.
     stopTimeoutMs: 30_000,
-    host: ({ config, db, logging }) => {
+    host: ({ config, db, logging }, metrics) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
-      return host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, tuning }));
+      return host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, tuning, metrics }));
     },
     // Its status pages, unless --no-webapp, so that a builder on another host can be watched.
     ...(options.webapp && { serve: serveBuilderStatus(options.webappPort) }),

@@ -26,7 +26,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     // Work in flight is persisted and resumes at the next start.
     stopTimeoutMs: 10_000,
     checkStart: ({ db, logging }) => new DatabaseLease({ leases: db.leases, clock: systemClock, log: logging.get('nodepool.NodePool') }).check(),
-    host: ({ config, db, logging, secure }) => {
+    host: ({ config, db, logging, secure }, metrics) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
       // Another nodepoold took the database over (this one was taken for dead): stop as on SIGTERM.
       const databaseLease = { onLost: () => process.kill(process.pid, 'SIGTERM') };
@@ -39,6 +39,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
           launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease,
           ...(secure && { secureJenkins: secure.jenkins }),
           ...(ci && { ci: ci.sources }),
+          metrics,
         }),
       );
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
@@ -47,7 +48,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
         logging.get('nodepool.NodePool').warn('images-dir is not set: no builder runs inside nodepoold (nodes boot from uploads made elsewhere)');
       }
       if (options.builder && config.imagesDir) {
-        host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, program: 'nodepoold', tuning }));
+        host.add(new ImageBuilder(host, { buildWorkers: options.buildWorkers, uploadWorkers: options.uploadWorkers, program: 'nodepoold', tuning, metrics }));
       }
       // Added last, so it starts once nodepoold listens and stops first, while nodepoold still hears the runs it aborts.
       if (ci) host.add(new CiSimulatorWorkload(ci.simulator));

@@ -5,10 +5,11 @@
  * the start; a changed `webapp:` takes effect at the next start.
  */
 import type { ActorHost } from '../actors/host.js';
+import type { PoolMetrics } from '../metrics/index.js';
 import { BUILDER_LISTINGS, startStatusServer, type StatusServer } from '../web/index.js';
 import type { PreparedDaemon } from './daemon-programs.js';
 
-export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, host: ActorHost): Promise<StatusServer> {
+export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, host: ActorHost, metrics: PoolMetrics): Promise<StatusServer> {
   return startStatusServer({
     listen: config.webapp.listen,
     port: config.webapp.port,
@@ -22,6 +23,7 @@ export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, ho
       serverList: (provider) => host.gateways.get(provider)?.lastServerList,
       now: () => host.clock.now(),
     },
+    ...(metrics.prometheusPage && { metrics: metrics.prometheusPage }),
     log: logging.get('nodepool.WebApp'),
   });
 }
@@ -34,8 +36,8 @@ const BUILDER_WEBAPP_LISTEN = '127.0.0.1';
  * --webapp-port, since `webapp:` is nodepoold's and both may share a host.
  * No /readyz: a builder follows no provider's list of servers.
  */
-export function serveBuilderStatus(port: number): (prepared: PreparedDaemon, host: ActorHost) => Promise<StatusServer> {
-  return ({ db, logging }, host) =>
+export function serveBuilderStatus(port: number): (prepared: PreparedDaemon, host: ActorHost, metrics: PoolMetrics) => Promise<StatusServer> {
+  return ({ db, logging }, host, metrics) =>
     startStatusServer({
       listen: BUILDER_WEBAPP_LISTEN,
       port,
@@ -43,6 +45,7 @@ export function serveBuilderStatus(port: number): (prepared: PreparedDaemon, hos
       labels: () => host.config.labels,
       offered: BUILDER_LISTINGS,
       portSetting: '--webapp-port',
+      ...(metrics.prometheusPage && { metrics: metrics.prometheusPage }),
       log: logging.get('nodepool.WebApp'),
     });
 }

@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'NP_DELETE_NOW',
   'NP_WEBAPP_PORT_IN_USE',
   'NP_WEBAPP_LISTEN',
+  'NP_STATSD_SETTINGS',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

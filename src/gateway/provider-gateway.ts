@@ -281,6 +281,11 @@ export class ProviderGateway {
     }
   }
 
+  /** The headroom as last asked, without asking the cloud (the metrics read it); undefined when never known. */
+  get knownQuotaHeadroom(): number | undefined {
+    return this.quota?.headroom;
+  }
+
   /** Servers just launched here count against the quota until it is asked for again. */
   noteLaunched(servers: number): void {
     if (this.quota) this.quota.headroom = Math.max(0, this.quota.headroom - servers);

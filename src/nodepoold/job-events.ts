@@ -11,6 +11,7 @@ import { autoHoldComment } from '../core/auto-hold.js';
 import type { Database, NodeRecord } from '../db/index.js';
 import type { JobEvent } from '../events/index.js';
 import type { Logger } from '../log/index.js';
+import type { JobSucceeded } from '../metrics/index.js';
 import type { NodeEvent } from '../../machines/node.machine.js';
 
 
@@ -24,6 +25,8 @@ export interface JobEventRouterDeps {
   now: () => number;
   /** Sends an event to a node's actor through its provider. */
   toNode: (node: Pick<NodeRecord, 'id' | 'provider'>, event: NodeEvent) => void;
+  /** A job that succeeded on a node in use: 0.4's job runtime metrics. */
+  jobSucceeded?: (job: JobSucceeded) => void;
 }
 
 export class JobEventRouter {
@@ -53,6 +56,10 @@ export class JobEventRouter {
       return;
     }
     if (node.state === 'hold') return;
+    if (result === 'SUCCESS' && node.state === 'used') {
+      const branch = event.parameters.ZUUL_BRANCH;
+      this.deps.jobSucceeded?.({ job: event.job, ...(branch && { branch }), label: node.label, provider: node.provider, ms: this.deps.now() - node.stateTime });
+    }
     const hold = result !== 'SUCCESS' && (await this.holdsLeft(event.job)) > 0;
     if (hold) {
       this.noteHold(event.job, node.id);

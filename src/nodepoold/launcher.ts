@@ -88,6 +88,9 @@ export function nodeInputOf(row: NodeRecord, config: NodepoolConfig, registersNo
     ipv6Preferred: provider?.ipv6Preferred ?? false,
     ...(row.externalId ? { serverId: row.externalId } : {}),
     provider: row.provider,
+    label: row.label,
+    target: row.target,
+    ...(row.az ? { az: row.az } : {}),
   };
 }
 

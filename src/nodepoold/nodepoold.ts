@@ -27,6 +27,8 @@ import { NODE_KINDS } from './node-kinds.js';
 import { PeriodicTasks, type LeakedServer, type PeriodicTasksDeps } from './periodic-tasks.js';
 import { hostEffectDeps, poolMachineWithEffects } from './pool-effects.js';
 import { POOL_TICK_MS } from './tuning.js';
+import { NodeMetricsReporter } from './node-metrics.js';
+import type { JobSucceeded, NodeSources, PoolMetrics } from '../metrics/index.js';
 
 export interface NodepooldOptions {
   /** `--no-launches` / `--no-deletes`. */
@@ -48,6 +50,8 @@ export interface NodepooldOptions {
   ci?: CiSources;
   /** The one-nodepoold-per-database lease: what to do when it is lost, and its timings (tests). */
   databaseLease?: Pick<DatabaseLeaseOptions, 'onLost' | 'ttlMs' | 'renewMs' | 'holderAlive' | 'owner'>;
+  /** Where launches, deletions and the node counts are reported (/metrics, statsd). */
+  metrics?: PoolMetrics;
 }
 
 export class Nodepoold implements Workload {
@@ -69,6 +73,7 @@ export class Nodepoold implements Workload {
   /** Where nodes are registered before they are ready (Jenkins targets). */
   private readonly targets: TargetRegistry;
   private readonly registersNodes = (target: string) => this.targets.registersNodes(target);
+  private readonly nodeMetrics: NodeMetricsReporter | undefined;
 
   constructor(
     private readonly host: ActorHost,
@@ -83,6 +88,25 @@ export class Nodepoold implements Workload {
       ...(options.secureJenkins && { secure: options.secureJenkins }),
     });
     this.targets.configure(host.config.targets, host.config.gearmanServers);
+    if (options.metrics) {
+      this.nodeMetrics = new NodeMetricsReporter(options.metrics, () => host.config, host.clock);
+      options.metrics.watchNodes(this.metricSources());
+    }
+  }
+
+  /** What the metrics read when asked: the nodes counted in the database, and the configuration's figures. */
+  private metricSources(): NodeSources {
+    const { host } = this;
+    return {
+      tally: () => host.db.nodes.tally(),
+      providers: () =>
+        host.config.providers.map((p) => {
+          const headroom = host.gateways.get(p.name)?.knownQuotaHeadroom;
+          return { name: p.name, maxServers: p.maxServers, ...(headroom !== undefined && { quotaHeadroom: headroom }) };
+        }),
+      labels: () => host.config.labels.map((l) => ({ name: l.name, minReady: l.minReady, demand: this.demand[l.name] ?? 0, providers: l.providers.map((p) => p.name) })),
+      targets: () => host.config.targets.map((t) => t.name),
+    };
   }
 
   /** Before the pool exists: this nodepoold must be the only one on the database. */
@@ -224,7 +248,9 @@ export class Nodepoold implements Workload {
   }
 
   /** Node states are logged once per change; a node leaving the count may need a replacement now. */
-  stateChanged({ actorId, state, snapshot }: StateChange): void {
+  stateChanged(change: StateChange): void {
+    const { actorId, state, snapshot } = change;
+    this.nodeMetrics?.stateChanged(change);
     const context = snapshot.context as NodeContext;
     const what = context.role === 'sub' ? 'subnode' : 'node';
     this.log.info({ [what]: context.nodeId, state, server: context.serverId, ip: context.ip }, `${what} ${context.nodeId} is ${state}`);
@@ -265,6 +291,7 @@ export class Nodepoold implements Workload {
         log: host.logging.get('nodepool.NodeUpdateListener'),
         toNode: (node, event) => this.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event }),
         other: this.options.ci?.events,
+        ...(this.options.metrics && { jobSucceeded: (job: JobSucceeded) => this.options.metrics?.jobSucceeded(job) }),
       }).subscribe(),
     );
   }

@@ -1,5 +1,5 @@
 /**
- * The status server's routes: read-only listings, liveness and readiness.
+ * The status server's routes: read-only listings, metrics, liveness and readiness.
  * Anything but GET or HEAD is refused (405), an unknown path is 404 and a
  * query the route does not take is 400, each with a one-line reason.
  */
@@ -16,6 +16,13 @@ export interface RouteDeps {
   offered: readonly ListingName[];
   /** Asked by /readyz; without it there is no /readyz (404). */
   readiness?: ReadinessProbe;
+  /** The Prometheus text for /metrics; without it there is no /metrics (404). */
+  metrics?: MetricsSource;
+}
+
+export interface MetricsSource {
+  text(): Promise<string>;
+  readonly contentType: string;
 }
 
 export async function route(deps: RouteDeps, method: string, rawUrl: string): Promise<Reply> {
@@ -27,6 +34,7 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   if (path === '/healthz') return withoutQuery(url) ?? text(200, 'ok');
   const { readiness } = deps;
   if (path === '/readyz' && readiness) return withoutQuery(url) ?? readyz(readiness);
+  if (path === '/metrics' && deps.metrics) return withoutQuery(url) ?? metricsPage(deps.metrics);
   const listing = deps.offered.find((name) => path === `/${name}` || path === `/${name}.json`);
   if (!listing) return text(404, `${path} is not a page of the status server; pages: ${pageList(deps).join(', ')}`);
   const query = listingQuery(listing, path.endsWith('.json'), url.searchParams);
@@ -38,8 +46,16 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   }
 }
 
-function pageList({ offered, readiness }: RouteDeps): string[] {
-  return [...offered.map((n) => `/${n}`), '/healthz', ...(readiness ? ['/readyz'] : [])];
+function pageList({ offered, readiness, metrics }: RouteDeps): string[] {
+  return [...offered.map((n) => `/${n}`), ...(metrics ? ['/metrics'] : []), '/healthz', ...(readiness ? ['/readyz'] : [])];
+}
+
+async function metricsPage(metrics: MetricsSource): Promise<Reply> {
+  try {
+    return { status: 200, body: await metrics.text(), headers: { 'content-type': metrics.contentType } };
+  } catch (err) {
+    return text(503, `the metrics could not be read: ${databaseReason(err) ?? (err instanceof Error ? err.message : String(err))}`);
+  }
 }
 
 function withoutQuery(url: URL): Reply | undefined {

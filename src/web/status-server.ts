@@ -12,7 +12,7 @@ import type { Logger } from '../log/index.js';
 import { ListingPages, type ListingName } from './listing-pages.js';
 import { NODEPOOLD_LISTINGS } from './page-sets.js';
 import type { ReadinessProbe } from './readiness.js';
-import { route } from './routes.js';
+import { route, type MetricsSource } from './routes.js';
 
 export interface StatusServerOptions {
   listen: string;
@@ -24,6 +24,8 @@ export interface StatusServerOptions {
   offered?: readonly ListingName[];
   /** Answers /readyz; without it the server has no /readyz. */
   readiness?: ReadinessProbe;
+  /** Serves /metrics when given. */
+  metrics?: MetricsSource;
   /** What the port-in-use error tells the operator to change. */
   portSetting?: string;
   log: Logger;
@@ -39,7 +41,12 @@ export interface StatusServer {
 /** Listens, or throws NP_WEBAPP_PORT_IN_USE (or NP_WEBAPP_LISTEN) naming the address it could not take. */
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
   const listings = new ListingPages({ db: options.db, labels: options.labels, ...(options.cacheMs !== undefined && { cacheMs: options.cacheMs }) });
-  const deps = { listings, offered: options.offered ?? NODEPOOLD_LISTINGS, ...(options.readiness && { readiness: options.readiness }) };
+  const deps = {
+    listings,
+    offered: options.offered ?? NODEPOOLD_LISTINGS,
+    ...(options.readiness && { readiness: options.readiness }),
+    ...(options.metrics && { metrics: options.metrics }),
+  };
   const server = createServer((request, response) => {
     answer(deps, request, response).catch((err: unknown) => {
       options.log.error({ err, url: request.url }, 'a status page failed');

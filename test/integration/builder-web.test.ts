@@ -7,6 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
 import { runExecutable } from '../support/cli.js';
+import { sampleSum } from '../support/prometheus-text.js';
 import { tempDir, writeConfigFile } from '../support/config-files.js';
 import { clearAll, createTempSqliteUri, describeEachBackend } from '../support/databases.js';
 import { startBuilder, waitFor, type RunningDaemon } from '../support/daemon.js';
@@ -71,9 +72,17 @@ describeEachBackend('the status web server of nodepool-builder', (backend) => {
     expect((await page(`${url}/image-list`)).body).toContain('| fake-a ');
 
     expect(await page(`${url}/healthz`)).toEqual({ status: 200, body: 'ok\n' });
+    // Its metrics: its builds and uploads, its own upload calls, its process; no node of nodepoold's.
+    await waitFor('/metrics counting the ready upload', async () => sampleSum((await page(`${url}/metrics`)).body, 'nodepool_image_uploads', { image: 'debian', provider: 'fake-a', state: 'ready' }) === 1);
+    const metrics = (await page(`${url}/metrics`)).body;
+    expect(sampleSum(metrics, 'nodepool_image_builds', { image: 'debian', state: 'ready' })).toBe(1);
+    expect(sampleSum(metrics, 'nodepool_image_build_duration_seconds_count', { image: 'debian', result: 'ready' })).toBe(1);
+    expect(sampleSum(metrics, 'nodepool_cloud_api_calls_total', { provider: 'fake-a', operation: 'uploadImage', outcome: 'ok' })).toBe(1);
+    expect(sampleSum(metrics, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(metrics).not.toMatch(/^nodepool_nodes\{/m);
     const nodeList = await page(`${url}/node-list`);
     expect(nodeList.status).toBe(404);
-    expect(nodeList.body).toBe('/node-list is not a page of the status server; pages: /image-list, /dib-image-list, /healthz\n');
+    expect(nodeList.body).toBe('/node-list is not a page of the status server; pages: /image-list, /dib-image-list, /metrics, /healthz\n');
     for (const path of ['/node-list.json', '/label-list', '/readyz']) expect((await page(`${url}${path}`)).status).toBe(404);
 
     // Closed at the stop: nothing answers on the port any more.

@@ -139,4 +139,32 @@ describe('the status web server', () => {
       await new Promise((resolve) => taken.close(resolve));
     }
   });
+
+  it('serves /metrics from its source with the source’s content type, and 503 with the reason when the source fails', async () => {
+    let failing = false;
+    const metricsServer = await startStatusServer({
+      listen: '127.0.0.1', port: 0, db, labels: () => [], log: silent,
+      metrics: {
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        text: async () => {
+          if (failing) throw new Error('the database is gone');
+          return 'nodepool_nodes{provider="a",label="small",state="ready"} 3\n';
+        },
+      },
+    });
+    try {
+      const ok = await fetch(`${metricsServer.url}/metrics`);
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      expect(await ok.text()).toBe('nodepool_nodes{provider="a",label="small",state="ready"} 3\n');
+      failing = true;
+      const failed = await fetch(`${metricsServer.url}/metrics`);
+      expect(failed.status).toBe(503);
+      expect(await failed.text()).toBe('the metrics could not be read: the database is gone\n');
+    } finally {
+      await metricsServer.close();
+    }
+    // Without a source there is no such page.
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+  });
 });
