@@ -59,3 +59,6 @@ export const isUploadActor = (actorId: string) => /^upload-\d+$/.test(actorId);
  */
 export const nodeGroupActorId = (key: string) => `group-${key}`;
 export const isNodeGroupActor = (actorId: string) => actorId.startsWith('group-');
+
+/** The roots and the providers: they live as long as their daemon and have no record, so no snapshot says they are alive. */
+export const isDaemonLongActor = (actorId: string) => actorId === POOL_ACTOR_ID || actorId === BUILDER_ACTOR_ID || actorId.startsWith('provider-');

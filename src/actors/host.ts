@@ -9,6 +9,8 @@
  * - ONE inspection stream (an RxJS Subject) that persistence, the state
  *   log, the SIGUSR2 dump and any page subscribe to;
  * - persistence: every persisted actor's snapshot written with its record;
+ * - history: every actor's transitions, written with the snapshots and kept
+ *   bounded (docs/inspection.md);
  * - restore: saved snapshots read and checked, handed to each workload to
  *   resume its actors from;
  * - time: a `tick` to each root on its interval;
@@ -31,6 +33,12 @@ import { ActorStatistics } from './actor-statistics.js';
 import type { PersistedKind, SnapshotView } from './persisted-kind.js';
 import { ActorPersistence } from './persistence.js';
 import { loadSavedActors, type SavedActors } from './saved-actors.js';
+import { TransitionRecorder } from './transition-recorder.js';
+import { isDaemonLongActor } from '../../machines/actor-ids.js';
+
+/** How often the history is pruned; a live actor keeps its last HISTORY_PER_ACTOR transitions. */
+const HISTORY_PRUNE_MS = 10 * 60_000;
+export const HISTORY_PER_ACTOR = 100;
 
 /** A persisted actor whose record's state changed (or which was removed). */
 export interface StateChange {
@@ -123,6 +131,7 @@ export class ActorHost {
   private readonly statistics = new ActorStatistics();
   private readonly states = new Map<string, string>();
   private persistence: ActorPersistence | undefined;
+  private recorder: TransitionRecorder | undefined;
   private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly options: ActorHostOptions) {
@@ -187,8 +196,12 @@ export class ActorHost {
         for (const workload of this.workloads) workload.databaseCaughtUp?.();
       },
     );
+    const persistence = this.persistence;
+    this.recorder = new TransitionRecorder(this.clock, (transition) => persistence.noteTransition(transition));
+    const recorder = this.recorder;
     this.inspectionSubscription = this.inspectionEvents.subscribe((event) => {
       this.statistics.note(event);
+      recorder.note(event);
       this.noteSnapshot(event);
     });
     const saved = await loadSavedActors(db, kinds, this.log);
@@ -219,9 +232,11 @@ export class ActorHost {
     for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
     const reversed = [...this.hosted].reverse();
     for (const { workload } of reversed) await workload.stopping?.().catch((err: unknown) => this.stopFailed(workload, err));
+    this.persistence?.writeTransitions();
     await this.flush();
     for (const { root } of reversed) root.stop();
     for (const { workload } of reversed) await workload.drain?.().catch((err: unknown) => this.stopFailed(workload, err));
+    this.persistence?.writeTransitions();
     await this.flush();
     for (const { workload } of reversed) await workload.stopped?.().catch((err: unknown) => this.stopFailed(workload, err));
     this.inspectionSubscription?.unsubscribe();
@@ -261,6 +276,12 @@ export class ActorHost {
       tick();
       this.subscriptions.push(interval(spec.tickMs, scheduler).subscribe(tick));
     }
+    this.subscriptions.push(
+      interval(HISTORY_PRUNE_MS, scheduler).subscribe(() => {
+        this.persistence?.writeTransitions();
+        void this.pruneHistory();
+      }),
+    );
     if (this.workloads.some((w) => w.onChange)) {
       this.subscriptions.push(
         pollChanges(this.options.db.changes, {
@@ -290,6 +311,20 @@ export class ActorHost {
             error: (err: unknown) => this.log.error({ err }, 'configuration watch failed; keeping the running configuration'),
           }),
       );
+    }
+  }
+
+  /** Keeps the history bounded: the last transitions of each actor, and a removed actor's for `actor-history-hours`. */
+  async pruneHistory(): Promise<number> {
+    try {
+      return await this.options.db.transitions.prune({
+        perActor: HISTORY_PER_ACTOR,
+        removedBefore: this.clock.now() - this.config.actorHistoryHours * 3_600_000,
+        keep: isDaemonLongActor,
+      });
+    } catch (err) {
+      this.log.warn({ err }, 'pruning the actors\' history failed; tried again at the next interval');
+      return 0;
     }
   }
 

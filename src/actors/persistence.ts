@@ -13,7 +13,13 @@
  * - an actor that reached its final state has its record and snapshot
  *   removed together;
  * - a record that a command removed under a running actor is not written
- *   back: the snapshot goes too, and the daemon is told.
+ *   back: the snapshot goes too, and the daemon is told;
+ * - the actors' transitions (src/actors/transition-recorder.ts) go in the
+ *   same transactions: a transition is written with the snapshot it
+ *   produced; one of an actor without a snapshot (a provider, the pool, the
+ *   builder: their lists and allocations come and go all the time) waits for
+ *   the next batch or for `writeTransitions`, so an idle daemon does not
+ *   write for them.
  *
  * An actor stopped because the process stops is saved as it was when it
  * stopped, as running: a restart resumes it (src/actors/resumable.ts).
@@ -21,12 +27,14 @@
 import type { AnyActorRef } from 'xstate';
 import type { Clock } from '../core/clock.js';
 import { nextTurn } from '../core/next-turn.js';
-import { isDatabaseUnreachable, type Database, type Repositories } from '../db/index.js';
+import { isDatabaseUnreachable, type ActorTransition, type Database, type Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { PersistedKind, SnapshotView } from './persisted-kind.js';
 
 /** Snapshots written per transaction at most. */
 export const BATCH_SIZE = 500;
+/** Transitions of actors without a snapshot kept waiting at most; the oldest go first (the history keeps 100 per actor anyway). */
+const MAX_WAITING_TRANSITIONS = 2_000;
 /** A batch the database refused is tried again after these pauses (a write conflict) before it is given up and logged. */
 const RETRY_PAUSES_MS = [200, 1000];
 /**
@@ -41,6 +49,8 @@ const OUTAGE_PAUSE_MS = { first: 500, last: 2_000 };
 export class ActorPersistence {
   /** Actors with a snapshot waiting to be written, in the order they changed. */
   private readonly pending = new Map<string, AnyActorRef>();
+  /** Transitions waiting to be written, in the order they happened. */
+  private transitions: ActorTransition[] = [];
   /** The last snapshot object seen per actor: XState hands out the same object when an event changed nothing. */
   private readonly seen = new Map<string, unknown>();
   private writing: Promise<void> | undefined;
@@ -76,6 +86,30 @@ export class ActorPersistence {
     else this.seen.set(actor.id, snapshot);
     this.pending.delete(actor.id);
     this.pending.set(actor.id, actor);
+    this.startWriting();
+  }
+
+  /**
+   * A transition of a recorded actor. One with a snapshot of its own is
+   * written with it; any other waits for the next batch or for
+   * `writeTransitions`.
+   */
+  noteTransition(transition: ActorTransition): void {
+    this.transitions.push(transition);
+    if (this.kindOf(transition.actorId)) {
+      this.startWriting();
+    } else if (this.transitions.length > MAX_WAITING_TRANSITIONS) {
+      const index = this.transitions.findIndex((t) => !this.kindOf(t.actorId));
+      this.transitions.splice(index, 1);
+    }
+  }
+
+  /** Writes the transitions that wait for a batch now. */
+  writeTransitions(): void {
+    if (this.transitions.length > 0) this.startWriting();
+  }
+
+  private startWriting(): void {
     this.writing ??= this.writeAll().finally(() => {
       this.writing = undefined;
     });
@@ -91,10 +125,13 @@ export class ActorPersistence {
     // already queued add their snapshots to it (with SQLite a transaction is
     // over before the next event arrives, so a burst would otherwise cost a
     // transaction per snapshot), and the timers due run first.
-    for (await nextTurn(); this.pending.size > 0; await nextTurn()) {
+    for (await nextTurn(); this.pending.size > 0 || this.transitions.length > 0; await nextTurn()) {
       const batch = [...this.pending].slice(0, BATCH_SIZE);
       for (const [actorId] of batch) this.pending.delete(actorId);
-      await this.writeWithRetries(batch);
+      // The transitions so far belong with these snapshots (those of actors beyond the batch come before their snapshots: history first).
+      const transitions = this.transitions;
+      this.transitions = [];
+      await this.writeWithRetries(batch, transitions);
     }
     if (this.outageEnded) {
       this.outageEnded = false;
@@ -102,12 +139,16 @@ export class ActorPersistence {
     }
   }
 
-  private async writeWithRetries(batch: [string, AnyActorRef][]): Promise<void> {
+  private async writeWithRetries(batch: [string, AnyActorRef][], transitions: readonly ActorTransition[]): Promise<void> {
     let refusals = 0;
     let outagePause = OUTAGE_PAUSE_MS.first;
     for (;;) {
       try {
-        const gone = await this.db.transaction((tx) => this.writeBatch(tx, batch));
+        const gone = await this.db.transaction(async (tx) => {
+          const vanished = await this.writeBatch(tx, batch);
+          await tx.transitions.appendMany(transitions);
+          return vanished;
+        });
         for (const [actorId, kind] of gone) {
           this.seen.delete(actorId);
           this.onRecordGone(actorId, kind);
@@ -117,7 +158,8 @@ export class ActorPersistence {
       } catch (err) {
         // Newer states of these actors are waiting: writing them supersedes this batch.
         const rest = batch.filter(([actorId]) => !this.pending.has(actorId));
-        if (rest.length === 0) return;
+        // What happened is history however newer the states are: the transitions are always tried again.
+        if (rest.length === 0 && transitions.length === 0) return;
         batch = rest;
         let pause: number;
         if (isDatabaseUnreachable(err)) {
@@ -125,11 +167,11 @@ export class ActorPersistence {
           pause = outagePause;
           outagePause = Math.min(OUTAGE_PAUSE_MS.last, outagePause * 2);
         } else if (refusals < RETRY_PAUSES_MS.length) {
-          this.log.warn({ err, actors: rest.length }, `could not persist the state of ${rest.length} actor(s); trying again`);
+          this.log.warn({ err, actors: rest.length, transitions: transitions.length }, `could not persist the state of ${rest.length} actor(s); trying again`);
           pause = RETRY_PAUSES_MS[refusals] as number;
           refusals += 1;
         } else {
-          this.log.error({ err, actors: batch.length }, `could not persist the state of ${batch.length} actor(s)`);
+          this.log.error({ err, actors: batch.length, transitions: transitions.length }, `could not persist the state of ${batch.length} actor(s) and ${transitions.length} transition(s)`);
           return;
         }
         await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), pause));

@@ -8,6 +8,7 @@ export const DEFAULTS = {
   cron: { cleanup: '27 */6 * * *', check: '*/15 * * * *' },
   gearmanPort: 4730,
   gearmanPollInterval: 10,
+  actorHistoryHours: 24,
   zookeeperPort: 2181,
   webapp: { listen: '127.0.0.1', port: 8005 },
   label: { minReady: 2, subnodes: 0 },

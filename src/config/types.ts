@@ -14,6 +14,8 @@ export interface NodepoolConfig {
   gearmanServers: GearmanServer[];
   /** Seconds between two polls of the Gearman servers' queues. */
   gearmanPollIntervalS: number;
+  /** ext: how long a removed actor's transitions are kept (docs/inspection.md). */
+  actorHistoryHours: number;
   labels: Label[];
   providers: Provider[];
   targets: Target[];

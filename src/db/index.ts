@@ -17,6 +17,7 @@ export type { NewImageBuild, ImageBuildPatch, ImageBuildFilter, ImageBuildReposi
 export type { NewImageUpload, ImageUploadPatch, ImageUploadFilter, ImageUploadRepository } from './image-uploads.js';
 export type { BuildRequestRepository } from './build-requests.js';
 export type { ActorSnapshotRepository } from './actor-snapshots.js';
+export type { ActorTransition, ActorTransitionRepository, StoredTransition } from './actor-transitions.js';
 export type { LeaseRepository } from './leases.js';
 export type { ChangeKind, ChangeRepository } from './changes.js';
 export { pingMysqlServer, createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from './admin.js';

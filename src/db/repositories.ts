@@ -1,6 +1,7 @@
 /** One repository per record kind, all over the same connection or transaction. */
 import type { Knex } from 'knex';
 import { ActorSnapshotRepository } from './actor-snapshots.js';
+import { ActorTransitionRepository } from './actor-transitions.js';
 import { BuildRequestRepository } from './build-requests.js';
 import { ChangeRepository } from './changes.js';
 import { ImageBuildRepository } from './image-builds.js';
@@ -19,6 +20,7 @@ export interface Repositories {
   uploads: ImageUploadRepository;
   buildRequests: BuildRequestRepository;
   snapshots: ActorSnapshotRepository;
+  transitions: ActorTransitionRepository;
   leases: LeaseRepository;
   changes: ChangeRepository;
 }
@@ -32,6 +34,7 @@ export function createRepositories(db: Knex | Knex.Transaction, now: Clock): Rep
     uploads: new ImageUploadRepository(db, now),
     buildRequests: new BuildRequestRepository(db, now),
     snapshots: new ActorSnapshotRepository(db, now),
+    transitions: new ActorTransitionRepository(db, now),
     leases: new LeaseRepository(db, now),
     changes: new ChangeRepository(db, now),
   };

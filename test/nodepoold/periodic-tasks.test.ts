@@ -52,6 +52,7 @@ async function world(options: WorldOptions = {}) {
     zmqPublishers: [],
     gearmanServers: [],
     gearmanPollIntervalS: 10,
+    actorHistoryHours: 24,
     labels: [{ name: 'small', image: 'debian', minReady: 1, subnodes: 0, providers: [{ name: 'east' }] }],
     providers: [provider],
     targets: [],

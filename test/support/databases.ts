@@ -127,7 +127,7 @@ function unusable(name: BackendName): TestBackend {
 
 /** Every row of every table gone, children first: a clean slate between tests sharing one database. */
 export async function clearAll(db: Database): Promise<void> {
-  for (const table of ['subnode', 'node', 'image_upload', 'image_build', 'job', 'build_request', 'actor_snapshot', 'lease', 'change']) {
+  for (const table of ['subnode', 'node', 'image_upload', 'image_build', 'job', 'build_request', 'actor_snapshot', 'actor_transition', 'lease', 'change']) {
     await db.knex(table).delete();
   }
 }

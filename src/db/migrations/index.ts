@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
 import * as buildWithdrawn from './002-build-withdrawn.js';
 import * as nodeJob from './003-node-job.js';
+import * as actorTransition from './004-actor-transition.js';
 
 interface Migration {
   name: string;
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '001-initial', ...initial },
   { name: '002-build-withdrawn', ...buildWithdrawn },
   { name: '003-node-job', ...nodeJob },
+  { name: '004-actor-transition', ...actorTransition },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

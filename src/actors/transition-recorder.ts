@@ -1,0 +1,84 @@
+/**
+ * The actors' history (docs/inspection.md): from the inspection stream,
+ * every change of an actor's full state path becomes a transition (time,
+ * actor, machine, the event that made it, from, to, and the reason where the
+ * context holds one). Persistence writes them in the transaction of the
+ * snapshots of the same moment.
+ *
+ * Recorded: nodes and sub-nodes (and leaked servers' deletions), builds,
+ * uploads, providers, the pool and the builder. A provider's node groups
+ * are bookkeeping and are left out.
+ */
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { Clock } from '../core/clock.js';
+import type { ActorTransition } from '../db/index.js';
+import { stateName } from './actor-dump.js';
+import type { SnapshotView } from './persisted-kind.js';
+
+/** Machine ids as they are recorded (the names `nodepool actor-list --machine` takes). */
+const MACHINE_NAMES: Readonly<Record<string, string>> = {
+  node: 'node',
+  provider: 'provider',
+  pool: 'pool',
+  builder: 'builder',
+  imageBuild: 'build',
+  imageUpload: 'upload',
+};
+
+/** The state an actor that reached its final state is recorded in. */
+export const REMOVED_STATE = 'removed';
+
+export class TransitionRecorder {
+  /** Each recorded actor's last state path. */
+  private readonly states = new Map<string, string>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly record: (transition: ActorTransition) => void,
+  ) {}
+
+  note(event: InspectionEvent): void {
+    if (event.type !== '@xstate.snapshot') return;
+    const actor = event.actorRef as AnyActorRef;
+    const snapshot = event.snapshot as unknown as SnapshotView;
+    // An actor stopped with its process, or failed, says nothing of its own states.
+    if (snapshot.status !== 'active' && snapshot.status !== 'done') return;
+    const machine = machineOf(actor, snapshot);
+    if (!machine) return;
+    const to = snapshot.status === 'done' ? REMOVED_STATE : stateName(snapshot.value);
+    const from = this.states.get(actor.id);
+    if (from === to) return;
+    if (snapshot.status === 'done') this.states.delete(actor.id);
+    else this.states.set(actor.id, to);
+    const reason = reasonOf(snapshot.context, to);
+    this.record({
+      actorId: actor.id,
+      machine,
+      at: this.clock.now(),
+      event: event.event.type,
+      ...(from !== undefined && { from }),
+      to,
+      ...(reason !== undefined && { reason }),
+    });
+  }
+}
+
+function machineOf(actor: AnyActorRef, snapshot: SnapshotView): string | undefined {
+  const id = (actor as unknown as { logic?: { id?: unknown } }).logic?.id;
+  const name = typeof id === 'string' ? MACHINE_NAMES[id] : undefined;
+  if (name === 'node' && (snapshot.context as { role?: unknown } | undefined)?.role === 'sub') return 'subnode';
+  return name;
+}
+
+/** What the context says of why the actor is where it now is. */
+function reasonOf(context: unknown, to: string): string | undefined {
+  const c = (context ?? {}) as Record<string, unknown>;
+  const failure = c.failure as { reason?: string; message?: string } | undefined;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const top = to.split('.')[0];
+  if (top === 'hold') return text(c.comment);
+  if (top === 'used') return text(c.job) && `job ${String(c.job)}`;
+  if (failure?.message && (top === 'failed' || top === 'deleting' || top === 'removed')) return `${failure.reason ?? 'failed'}: ${failure.message}`;
+  if (top === 'deleting' || top === 'removed') return text(c.deleteReason) ?? text(c.deleteError);
+  return text(c.error) ?? text(c.registerError) ?? text(c.deleteError);
+}
