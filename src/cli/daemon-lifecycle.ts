@@ -1,5 +1,6 @@
-import type { LogFormat } from '../log/index.js';
+import type { LogFormat, Logger } from '../log/index.js';
 import type { ActorHost } from '../actors/host.js';
+import { connectStatelyInspector, type StatelyInspectorConnection } from '../actors/stately-inspector.js';
 import type { PoolMetrics } from '../metrics/index.js';
 import { daemonMetrics } from './daemon-metrics.js';
 import { prepareDaemon, type PreparedDaemon } from './daemon-programs.js';
@@ -12,7 +13,7 @@ export interface DaemonLifecycle {
   name: 'nodepoold' | 'nodepool-builder';
   /** The logger the lifecycle's own lines go to. */
   logger: string;
-  options: { c: string; s?: string; l?: string; d?: boolean; p?: string; logFormat?: LogFormat };
+  options: { c: string; s?: string; l?: string; d?: boolean; p?: string; logFormat?: LogFormat; inspectWs?: string };
   argv: readonly string[];
   /** How long a graceful stop may take before the process exits anyway. */
   stopTimeoutMs: number;
@@ -60,8 +61,10 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
   // Listened for before the start: a signal during the start stops the
   // daemon once it has started, rather than killing it half-way.
   const stopSignal = nextSignal(['SIGINT', 'SIGTERM']);
+  let inspector: StatelyInspectorConnection | undefined;
   try {
     await host.start();
+    if (options.inspectWs) inspector = await inspect(host, options.inspectWs, prepared.logging.get('nodepool.actors'));
     const served = await serveOrStop(daemon, prepared, host, metrics);
     const signal = await stopSignal;
     log.info({ signal }, 'stopping');
@@ -75,10 +78,22 @@ export async function runDaemon(daemon: DaemonLifecycle): Promise<void> {
     }
   } finally {
     offUsr2();
+    // After the host: the inspector sees the actors stop.
+    await within(inspector?.close() ?? Promise.resolve(), 2_000);
     // After the host: the last deletions' statsd packets are sent.
     await within(metrics.close(), 2_000);
     await within(prepared.db.close(), 2_000);
     releasePidFile();
+  }
+}
+
+/** The inspector is an aid: a daemon that cannot load it runs on without it rather than stopping its work. */
+async function inspect(host: ActorHost, url: string, log: Logger): Promise<StatelyInspectorConnection | undefined> {
+  try {
+    return await connectStatelyInspector(host, url, log);
+  } catch (err) {
+    log.error({ err, url }, 'the Stately inspector could not be started; running without it');
+    return undefined;
   }
 }
 

@@ -8,6 +8,7 @@ import { LOG_FORMATS, type LogFormat, type Logging } from '../log/index.js';
 import { parseCount } from './parse-args.js';
 import { NodepoolError } from '../core/errors.js';
 import { statsdSettingsFrom, type StatsdSettings } from '../metrics/index.js';
+import { inspectorUrl } from '../actors/stately-inspector.js';
 
 /** Options of nodepoold, exactly as the 0.4 line spelled them. */
 export interface NodepooldOptions {
@@ -24,9 +25,11 @@ export interface NodepooldOptions {
   launches: boolean;
   webapp: boolean;
   ciSimulator: boolean;
+  /** The Stately inspector's WebSocket URL (docs/inspection.md). */
+  inspectWs?: string;
 }
 
-export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers' | 'webapp'> & {
+export type BuilderOptions = Pick<NodepooldOptions, 'c' | 'l' | 'p' | 'd' | 'buildWorkers' | 'uploadWorkers' | 'webapp' | 'inspectWs'> & {
   webappPort: number;
 };
 
@@ -40,6 +43,17 @@ function positiveCount(value: string): number {
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got '${value}'`);
   return Number(value);
+}
+
+/** `--inspect-ws URL`: refused as a usage error unless ws:// or wss://, before anything starts. */
+function inspectWsOption(): Option {
+  return new Option('--inspect-ws <URL>', 'send every actor event to the Stately inspector at this ws:// or wss:// URL').argParser((value: string) => {
+    try {
+      return inspectorUrl(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  });
 }
 
 /** `--log-format json|text`: text by default on a terminal, JSON anywhere else (docs/logging.md). */
@@ -64,6 +78,7 @@ export function nodepooldProgram(): Command {
     .option('--no-launches', 'launch nothing')
     .option('--no-webapp', 'do not serve the status web pages')
     .option('--no-ci-simulator', 'do not run the CI simulator of the ci-simulator section')
+    .addOption(inspectWsOption())
     .version(packageVersion(), '--version', 'show version');
 }
 
@@ -80,6 +95,7 @@ export function builderProgram(): Command {
     .option('--upload-workers <UPLOAD_WORKERS>', 'number of upload workers', positiveCount, 4)
     .option('--webapp-port <PORT>', 'port of the status web pages on 127.0.0.1 (0: any free port)', port, BUILDER_WEBAPP_PORT)
     .option('--no-webapp', 'do not serve the status web pages')
+    .addOption(inspectWsOption())
     .version(packageVersion(), '--version', 'show version');
 }
 
