@@ -1,4 +1,5 @@
 import type { AnyActorRef } from 'xstate';
+import { statePathOf } from '../../machines/state-value.js';
 
 export interface ActorLine {
   id: string;
@@ -8,18 +9,7 @@ export interface ActorLine {
 }
 
 /** The value of a state as a dotted path, e.g. `building.waitingForServer`. */
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>)
-      .map(([key, inner]) => {
-        const rest = stateName(inner);
-        return rest ? `${key}.${rest}` : key;
-      })
-      .join(', ');
-  }
-  return '';
-}
+export const stateName = statePathOf;
 
 /** Every live actor under `root`, depth first, with its state: what SIGUSR2 logs. */
 export function dumpActors(root: AnyActorRef, depth = 0, lines: ActorLine[] = []): ActorLine[] {

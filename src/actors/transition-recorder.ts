@@ -12,7 +12,7 @@
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Clock } from '../core/clock.js';
 import type { ActorTransition } from '../db/index.js';
-import { stateName } from './actor-dump.js';
+import { statePathOf } from '../../machines/state-value.js';
 import type { SnapshotView } from './persisted-kind.js';
 
 /** Machine ids as they are recorded (the names `nodepool actor-list --machine` takes). */
@@ -45,7 +45,7 @@ export class TransitionRecorder {
     if (snapshot.status !== 'active' && snapshot.status !== 'done') return;
     const machine = machineOf(actor, snapshot);
     if (!machine) return;
-    const to = snapshot.status === 'done' ? REMOVED_STATE : stateName(snapshot.value);
+    const to = snapshot.status === 'done' ? REMOVED_STATE : statePathOf(snapshot.value);
     const from = this.states.get(actor.id);
     if (from === to) return;
     if (snapshot.status === 'done') this.states.delete(actor.id);

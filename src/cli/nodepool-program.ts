@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageVersion } from '../version.js';
 import { validateConfig } from './commands/config-validate.js';
 import { deleteBuild, deleteUpload, listBuilds, listUploads, requestBuild } from './commands/images.js';
@@ -8,6 +8,7 @@ import { withContext } from './context.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECURE_FILE, type GlobalOptions } from './global-options.js';
 import { processOutput, type Output } from './output.js';
 import { parseCount, parseId, parseJobName, parseReason } from './parse-args.js';
+import { ACTOR_MACHINES, type ActorMachine } from '../inspection/persisted-actors.js';
 import { runProgram } from './run-program.js';
 
 /**
@@ -17,11 +18,19 @@ import { runProgram } from './run-program.js';
  */
 const aliens = () => import('./commands/aliens.js');
 const deleteNow = () => import('./commands/delete-now.js');
+const actors = () => import('./commands/actors.js');
 
 export const SUBCOMMANDS = [
   'list', 'image-list', 'dib-image-list', 'image-build', 'alien-list', 'alien-image-list', 'hold', 'delete',
   'image-delete', 'dib-image-delete', 'config-validate', 'job-list', 'job-create', 'job-delete',
+  'actor-list', 'actor-show', 'why',
 ] as const;
+
+/** Kept here (not imported from the command) so that `--help` does not load the actor commands. */
+function parseMachine(value: string): ActorMachine {
+  if ((ACTOR_MACHINES as readonly string[]).includes(value)) return value as ActorMachine;
+  throw new InvalidArgumentError(`must be one of ${ACTOR_MACHINES.join(', ')}`);
+}
 
 function jsonOption(): Option {
   return new Option('--json', 'print the rows as JSON');
@@ -154,6 +163,31 @@ export function nodepoolProgram(output: Output): Command {
         .argument('<id>', 'job id', parseId)
         .action(async (id: number, _options: unknown, cmd: Command) =>
           withContext(globals(cmd), ({ db }) => deleteJob(db, id)),
+        ),
+    'actor-list': (command) =>
+      command
+        .description('list the persisted actors: machine, state, time in state, owner')
+        .addOption(new Option('--machine <MACHINE>', 'only this machine (node, subnode, build, upload, provider, pool, builder)').argParser(parseMachine))
+        .option('--state <STATE>', 'only actors in this state (a top state matches the states under it)')
+        .addOption(jsonOption())
+        .action(async (options: { machine?: ActorMachine; state?: string; json?: boolean }, cmd: Command) =>
+          withContext(globals(cmd), async ({ db }) => (await actors()).listActorsCommand(db, output, options)),
+        ),
+    'actor-show': (command) =>
+      command
+        .description('show an actor: its state, context and timeline')
+        .argument('<id>', 'a node id, or an actor id (node-12, upload-3, provider-NAME, pool)')
+        .addOption(jsonOption())
+        .action(async (id: string, options: { json?: boolean }, cmd: Command) =>
+          withContext(globals(cmd), async ({ db }) => (await actors()).showActorCommand(db, output, id, options)),
+        ),
+    why: (command) =>
+      command
+        .description('say why an actor is where it is, and what it waits for')
+        .argument('<id>', 'a node id, or an actor id (node-12, upload-3, ...)')
+        .addOption(jsonOption())
+        .action(async (id: string, options: { json?: boolean }, cmd: Command) =>
+          withContext(globals(cmd), async ({ db, config }) => (await actors()).whyCommand(db, config, output, id, options)),
         ),
   };
 

@@ -1,0 +1,139 @@
+/**
+ * The actors as the database holds them, for the commands that read them
+ * with the daemons stopped or running (`nodepool actor-list`, `actor-show`,
+ * `why`) and for the status page: each persisted actor's snapshot, the
+ * newest transition for its time in state, its history, and the process
+ * that owns it (the lease holder). The roots and the providers have no
+ * snapshot; they are known by their history alone.
+ */
+import { DATABASE_LEASE, imageWorkLease } from '../core/leases.js';
+import type { Database, StoredTransition } from '../db/index.js';
+import type { ImageBuildRecord, ImageUploadRecord, NodeRecord, SubnodeRecord } from '../db/records.js';
+import { isDaemonLongActor, nodeActorId, parseActorId } from '../../machines/actor-ids.js';
+import { statePathOf as statePath } from '../../machines/state-value.js';
+
+import type { ActorMachine } from './why.js';
+
+export type { ActorMachine };
+
+export const ACTOR_MACHINES: readonly ActorMachine[] = ['node', 'subnode', 'build', 'upload', 'provider', 'pool', 'builder'];
+
+/** The snapshot kinds of actor_snapshot and the machines they are (src/nodepoold/node-kinds.ts, src/builder/image-kinds.ts). */
+const SNAPSHOT_MACHINES: Readonly<Record<string, ActorMachine>> = { node: 'node', subnode: 'subnode', 'image-build': 'build', 'image-upload': 'upload' };
+
+export interface ActorSummary {
+  actorId: string;
+  machine: ActorMachine;
+  /** The full state path, `building.waitingForServer`. */
+  state: string;
+  /** Since when it is in that state (ms epoch): its newest transition, or the snapshot's write. */
+  since: number;
+  /** The process that drives it now, when one holds its lease. */
+  owner?: string;
+}
+
+export interface ActorDetail extends ActorSummary {
+  context: unknown;
+  history: StoredTransition[];
+  record?: NodeRecord | SubnodeRecord | ImageBuildRecord | ImageUploadRecord;
+}
+
+
+/** Every persisted actor, and every root and provider that has a history; ordered by machine, then id. */
+export async function listActors(db: Database, now: number): Promise<ActorSummary[]> {
+  const summaries: ActorSummary[] = [];
+  for (const [kind, machine] of Object.entries(SNAPSHOT_MACHINES)) {
+    for (const saved of await db.snapshots.listByKind(kind)) {
+      summaries.push({ actorId: saved.actorId, machine, state: statePath((saved.snapshot as { value?: unknown }).value), since: saved.updatedAt });
+    }
+  }
+  const latest = await db.transitions.latestOf(summaries.map((s) => s.actorId));
+  for (const summary of summaries) {
+    const newest = latest.get(summary.actorId);
+    if (newest?.to === summary.state) summary.since = newest.at;
+  }
+  for (const t of await longLivedStates(db)) summaries.push({ actorId: t.actorId, machine: t.machine as ActorMachine, state: t.to, since: t.at });
+  await addOwners(db, summaries, now);
+  const order = (m: ActorMachine) => ACTOR_MACHINES.indexOf(m);
+  return summaries.sort((a, b) => order(a.machine) - order(b.machine) || compareIds(a.actorId, b.actorId));
+}
+
+/**
+ * One actor by its id, or a bare number for a node (`12` -> `node-12`):
+ * its snapshot's state and context, its record, its history and owner.
+ * Undefined when the database knows nothing of it.
+ */
+export async function loadActor(db: Database, id: string, now: number): Promise<ActorDetail | undefined> {
+  const actorId = /^\d+$/.test(id) ? nodeActorId(Number(id)) : id;
+  const [saved, history] = await Promise.all([db.snapshots.get(actorId), db.transitions.listFor(actorId)]);
+  const record = await recordOf(db, actorId);
+  let detail: ActorDetail;
+  if (saved) {
+    const machine = SNAPSHOT_MACHINES[saved.kind];
+    if (!machine) return undefined;
+    const snapshot = saved.snapshot as { value?: unknown; context?: unknown };
+    const state = statePath(snapshot.value);
+    const newest = history.at(-1);
+    detail = { actorId, machine, state, since: newest?.to === state ? newest.at : saved.updatedAt, context: snapshot.context, history };
+  } else {
+    const newest = history.at(-1);
+    // A removed actor, or a root or provider: what its history says.
+    if (!newest) return record ? { actorId, machine: machineOfRecord(actorId), state: 'unknown', since: now, context: undefined, history, record } : undefined;
+    detail = { actorId, machine: newest.machine as ActorMachine, state: newest.to, since: newest.at, context: undefined, history };
+  }
+  if (record) detail.record = record;
+  await addOwners(db, [detail], now);
+  return detail;
+}
+
+/** The newest state of each root and provider, from its history. */
+async function longLivedStates(db: Database): Promise<StoredTransition[]> {
+  const ids = (await db.knex('actor_transition').distinct('actor_id')) as { actor_id: string }[];
+  const longLived = ids.map((r) => r.actor_id).filter(isDaemonLongActor);
+  return [...(await db.transitions.latestOf(longLived)).values()];
+}
+
+async function recordOf(db: Database, actorId: string): Promise<ActorDetail['record']> {
+  const parsed = parseActorId(actorId);
+  if (!parsed || parsed.kind === 'provider' || parsed.kind === 'orphan') return undefined;
+  const id = Number(parsed.id);
+  switch (parsed.kind) {
+    case 'node':
+      return db.nodes.get(id);
+    case 'subnode':
+      return db.subnodes.get(id);
+    case 'build':
+      return db.builds.get(id);
+    case 'upload':
+      return db.uploads.get(id);
+  }
+}
+
+function machineOfRecord(actorId: string): ActorMachine {
+  const kind = parseActorId(actorId)?.kind;
+  return kind === 'subnode' || kind === 'build' || kind === 'upload' ? kind : 'node';
+}
+
+/**
+ * Who drives each actor: the nodepoold holding the database's lease for
+ * nodes, providers and the pool; the builder holding a build's or upload's
+ * work lease for it. Expired leases name no one.
+ */
+async function addOwners(db: Database, actors: ActorSummary[], now: number): Promise<void> {
+  const nodepoold = await db.leases.holder(DATABASE_LEASE, now);
+  const imageLeases = new Map<string, string>();
+  const imageActors = actors.filter((a) => a.machine === 'build' || a.machine === 'upload');
+  if (imageActors.length > 0) {
+    const rows = (await db.knex('lease').where('name', 'like', 'image-%').andWhere('expires_at', '>', now)) as { name: string; owner: string }[];
+    for (const row of rows) imageLeases.set(row.name, row.owner);
+  }
+  for (const actor of actors) {
+    const owner = actor.machine === 'build' || actor.machine === 'upload' ? imageLeases.get(imageWorkLease(actor.actorId)) : actor.machine === 'builder' ? undefined : nodepoold?.owner;
+    if (owner !== undefined) actor.owner = owner;
+  }
+}
+
+/** `node-9` before `node-10`. */
+function compareIds(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
