@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { withScratchDatabase } from './scratch-database.mjs';
+import { scaleConfig } from './bench-workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TICKS = (() => {
@@ -65,25 +66,9 @@ function parseArgs(argv) {
 
 // ---- the workload: scripts/bench.mjs's scale runs, with the web server on -----------
 
+/** The scale workload of scripts/bench.mjs, with the web server on a free port. */
 function webConfig(dburi, nodes) {
-  const providers = nodes >= 10_000 ? 10 : 3;
-  const names = Array.from({ length: providers }, (_, i) => `fake-${i + 1}`);
-  return {
-    dburi,
-    webapp: { listen: '127.0.0.1', port: 0 },
-    labels: ['small', 'large'].map((name) => ({ name, image: 'debian', 'min-ready': nodes / 2, providers: names.map((n) => ({ name: n })) })),
-    providers: names.map((name) => ({
-      name,
-      driver: 'fake',
-      'max-servers': nodes,
-      rate: 0.001,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 0.1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    })),
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
-  };
+  return { ...scaleConfig(dburi, nodes), webapp: { listen: '127.0.0.1', port: 0 } };
 }
 
 // ---- the daemon as a process ----------------------------------------------------------

@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { stringify as stringifyYaml } from 'yaml';
 import { openDatabase } from '../dist/src/db/index.js';
 import { withScratchDatabase } from './scratch-database.mjs';
+import { burstConfig, scaleConfig } from './bench-workloads.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -50,46 +51,6 @@ function parseArgs(argv) {
 }
 
 // ---- workloads ------------------------------------------------------------------
-
-/** The upstream comparison: 3 providers (10 from 10,000 nodes on), 2 labels, min-ready N/2 each, boot 0.1 s. */
-function scaleConfig(dburi, nodes) {
-  const providers = nodes >= 10_000 ? 10 : 3;
-  const names = Array.from({ length: providers }, (_, i) => `fake-${i + 1}`);
-  return {
-    dburi,
-    labels: ['small', 'large'].map((name) => ({ name, image: 'debian', 'min-ready': nodes / 2, providers: names.map((n) => ({ name: n })) })),
-    providers: names.map((name) => ({
-      name,
-      driver: 'fake',
-      'max-servers': nodes,
-      rate: 0.001,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 0.1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    })),
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
-  };
-}
-
-/** The rate-bound burst: one provider at rate 0.1, servers that boot in 1 s, 500 nodes asked for at once. */
-function burstConfig(dburi) {
-  return {
-    dburi,
-    labels: [{ name: 'small', image: 'debian', 'min-ready': 500, providers: [{ name: 'fake-1' }] }],
-    providers: [{
-      name: 'fake-1',
-      driver: 'fake',
-      'max-servers': 500,
-      rate: 0.1,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    }],
-    targets: [{ name: 'local' }],
-    diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
-  };
-}
 
 // ---- the daemon as a process ----------------------------------------------------------
 
