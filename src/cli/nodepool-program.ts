@@ -183,8 +183,8 @@ export function nodepoolProgram(output: Output): Command {
         ),
     why: (command) =>
       command
-        .description('say why an actor is where it is, and what it waits for')
-        .argument('<id>', 'a node id, or an actor id (node-12, upload-3, ...)')
+        .description('say why an actor is where it is and what it waits for, or why a label launches no node')
+        .argument('<id>', 'a node id, an actor id (node-12, upload-3, ...), or label:NAME')
         .addOption(jsonOption())
         .action(async (id: string, options: { json?: boolean }, cmd: Command) =>
           withContext(globals(cmd), async ({ db, config }) => (await actors()).whyCommand(db, config, output, id, options)),

@@ -68,6 +68,10 @@ describeEachBackend('the actor commands', (backend) => {
     const why = await nodepool('why', String(id));
     expect(why.code).toBe(0);
     expect(why.stdout).toMatch(/ready/i);
+    const label = await nodepool('why', 'label:small');
+    expect(label.stdout).toContain('No node launches because none is wanted: min-ready 2 is met by 2 counted nodes (2 ready');
+    const unknown = await nodepool('why', 'label:nope');
+    expect(unknown.stdout).toContain('Label nope is not in the configuration');
 
     const missing = await nodepool('actor-show', '999999');
     expect(missing.code).toBe(1);

@@ -6,7 +6,8 @@
  */
 import type { NodepoolConfig } from '../../config/types.js';
 import type { Database } from '../../db/index.js';
-import { explainActor } from '../../inspection/why.js';
+import { createDriver } from '../../drivers/factory.js';
+import { explainActor, explainLabel } from '../../inspection/why.js';
 import { relativeTime } from '../../inspection/relative-time.js';
 import { listActors, loadActor, type ActorDetail, type ActorMachine } from '../../inspection/persisted-actors.js';
 import { formatAge, renderTable } from '../../listings/index.js';
@@ -105,7 +106,16 @@ export async function showActorCommand(db: Database, out: Output, id: string, op
   }
 }
 
+/** `why label:NAME`: why a label's nodes are (not) being launched, from the counts, the uploads and the configuration. */
+const LABEL_PREFIX = 'label:';
+
 export async function whyCommand(db: Database, config: NodepoolConfig, out: Output, id: string, options: { json?: boolean }, now = Date.now()): Promise<void> {
+  if (id.startsWith(LABEL_PREFIX)) {
+    const label = id.slice(LABEL_PREFIX.length);
+    const paragraph = await whyLabel(db, config, label, now);
+    out.out(options.json ? JSON.stringify({ label, why: paragraph }, null, 2) : paragraph);
+    return;
+  }
   const detail = await loaded(db, id, now);
   const paragraph = explainActor({
     actorId: detail.actorId,
@@ -118,4 +128,29 @@ export async function whyCommand(db: Database, config: NodepoolConfig, out: Outp
     ...(config.imagesDir !== undefined && { imagesDir: config.imagesDir }),
   } as Parameters<typeof explainActor>[0], now);
   out.out(options.json ? JSON.stringify({ actor: detail.actorId, state: detail.state, why: paragraph }, null, 2) : paragraph);
+}
+
+async function whyLabel(db: Database, config: NodepoolConfig, label: string, now: number): Promise<string> {
+  const [counts, uploads] = await Promise.all([db.nodes.countBy(), db.uploads.list()]);
+  const configured = new Set(config.providers.map((p) => p.name));
+  return explainLabel({
+    label,
+    config,
+    counts,
+    readyUploads: uploads.filter((u) => u.state === 'ready').map((u) => ({ provider: u.provider, image: u.image })),
+    bootsWithoutUpload: config.providers.filter(bootsFromImageName).map((p) => p.name),
+    retiredProviders: [...new Set(counts.map((c) => c.provider))].filter((p) => !configured.has(p)),
+  }, now);
+}
+
+/** Whether a provider's cloud boots a stand-in image before the first upload (its driver says; no call is made). */
+function bootsFromImageName(provider: NodepoolConfig['providers'][number]): boolean {
+  try {
+    const driver = createDriver(provider);
+    const boots = driver.capabilities.bootsFromImageName;
+    void driver.close();
+    return boots;
+  } catch {
+    return false;
+  }
 }
