@@ -55,12 +55,26 @@ export class TransitionRecorder {
       actorId: actor.id,
       machine,
       at: this.clock.now(),
-      event: event.event.type,
+      event: eventName(event.event.type),
       ...(from !== undefined && { from }),
       to,
       ...(reason !== undefined && { reason }),
     });
   }
+}
+
+/**
+ * The event as a person reads it: XState names the end of an invoked effect
+ * after the invocation's generated id (`xstate.done.actor.0.node.building.creating`);
+ * the state it ran in says the same (`done: building.creating`).
+ */
+export function eventName(type: string): string {
+  const ended = /^xstate\.(done|error)\.actor\.(?:\d+\.)?(.+)$/.exec(type);
+  if (!ended) return type;
+  const [, outcome, id] = ended as unknown as [string, string, string];
+  const dot = id.indexOf('.');
+  // `<machine id>.<state path>` when XState made the id; an invoke's own id otherwise.
+  return `${outcome}: ${dot > 0 ? id.slice(dot + 1) : id}`;
 }
 
 function machineOf(actor: AnyActorRef, snapshot: SnapshotView): string | undefined {

@@ -18,7 +18,7 @@ export interface ActorTransition {
   machine: string;
   /** ms epoch. */
   at: number;
-  /** The event that made the change (`server.listed`, `tick`, `delete`, `xstate.done.actor.create`, ...). */
+  /** The event that made the change (`server.listed`, `tick`, `delete`, `done: building.creating`, ...). */
   event: string;
   /** The full state path before (`building.waitingForServer`); undefined for the actor's first state. */
   from?: string;

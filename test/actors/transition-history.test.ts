@@ -5,7 +5,8 @@
  * providers' and the pool's are written too, without a write of their own
  * while the daemon idles; old histories of removed nodes are pruned.
  */
-import { beforeEach, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eventName } from '../../src/actors/transition-recorder.js';
 import type { Database, StoredTransition } from '../../src/db/index.js';
 import { tempDir } from '../support/config-files.js';
 import { describeEachBackend } from '../support/databases.js';
@@ -73,5 +74,14 @@ describeEachBackend('the actors’ history', (backend) => {
     await h.host.pruneHistory();
     expect(await db.transitions.listFor(`node-${first.id}`)).toEqual([]);
     expect((await db.transitions.listFor(`node-${second.id}`)).at(-1)?.to).toBe('ready');
+  });
+});
+
+describe('the events as the history names them', () => {
+  it('names the end of an invoked effect by the state it ran in', () => {
+    expect(eventName('xstate.done.actor.0.node.building.creating')).toBe('done: building.creating');
+    expect(eventName('xstate.error.actor.3.imageUpload.uploading')).toBe('error: uploading');
+    expect(eventName('xstate.done.actor.survey')).toBe('done: survey');
+    expect(eventName('server.listed')).toBe('server.listed');
   });
 });

@@ -50,18 +50,25 @@ function contextLines(detail: ActorDetail, now: number): [string, string][] {
   add('ip', c.ip);
   add('provider', c.provider);
   add('label', c.label);
-  at('launch deadline', c.launchDeadline);
-  at('boot deadline', c.bootDeadline);
+  // Deadlines matter while they can still fire: a node's launch and boot ones only while it builds.
+  if (detail.state.startsWith('building')) {
+    at('launch deadline', c.launchDeadline);
+    at('boot deadline', c.bootDeadline);
+  }
   at('started', c.startedAt);
   const failure = c.failure as { reason?: string; message?: string } | undefined;
   if (failure) add('failure', `${failure.reason ?? 'failed'}: ${failure.message ?? ''}`);
   add('delete reason', c.deleteReason);
-  add('delete attempts', c.deleteAttempts);
+  if (typeof c.deleteAttempts === 'number' && c.deleteAttempts > 0) add('delete attempts', c.deleteAttempts);
   add('delete error', c.deleteError);
-  at('delete again', c.retryAt ?? c.goneDeadline);
+  if (detail.state.startsWith('deleting')) {
+    at('delete again', c.retryDeleteAt);
+    at('delete again if still listed', c.goneDeadline);
+  }
+  at('upload again', c.retryAt);
   add('comment', c.comment);
   add('job', c.job);
-  add('attempts', c.attempts);
+  if (typeof c.attempts === 'number' && c.attempts > 0) add('attempts', c.attempts);
   add('error', c.error);
   add('formats', Array.isArray(c.formats) && c.formats.length > 0 ? c.formats.join(',') : undefined);
   add('external id', c.externalId);
