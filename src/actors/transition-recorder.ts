@@ -43,7 +43,7 @@ export class TransitionRecorder {
     const snapshot = event.snapshot as unknown as SnapshotView;
     // An actor stopped with its process, or failed, says nothing of its own states.
     if (snapshot.status !== 'active' && snapshot.status !== 'done') return;
-    const machine = machineOf(actor, snapshot);
+    const machine = machineNameOf(actor, snapshot);
     if (!machine) return;
     const to = snapshot.status === 'done' ? REMOVED_STATE : statePathOf(snapshot.value);
     const from = this.states.get(actor.id);
@@ -77,7 +77,8 @@ export function eventName(type: string): string {
   return `${outcome}: ${dot > 0 ? id.slice(dot + 1) : id}`;
 }
 
-function machineOf(actor: AnyActorRef, snapshot: SnapshotView): string | undefined {
+/** The recorded machine an actor runs (`node`, `subnode`, `build`, ...), or undefined for one that is not recorded (a node group, an effect). */
+export function machineNameOf(actor: AnyActorRef, snapshot: { context?: unknown }): string | undefined {
   const id = (actor as unknown as { logic?: { id?: unknown } }).logic?.id;
   const name = typeof id === 'string' ? MACHINE_NAMES[id] : undefined;
   if (name === 'node' && (snapshot.context as { role?: unknown } | undefined)?.role === 'sub') return 'subnode';

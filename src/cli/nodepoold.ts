@@ -16,6 +16,8 @@ import { serveNodepooldStatus } from './status-web.js';
 const argv = process.argv.slice(2);
 
 const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
+  // The status page shows its queued work per label.
+  let nodepoold: Nodepoold | undefined;
   const tuning = options.builder ? tuningFromEnv() : {};
   const nodepooldTuning = nodepooldTuningFromEnv();
   await runDaemon({
@@ -34,14 +36,13 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
       const ci = options.ciSimulator
         ? inProcessCiSimulator({ config, currentConfig: () => host.config, db, clock: systemClock, log: logging.get('nodepool.CiSimulator') })
         : undefined;
-      host.add(
-        new Nodepoold(host, {
-          launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease,
-          ...(secure && { secureJenkins: secure.jenkins }),
-          ...(ci && { ci: ci.sources }),
-          metrics,
-        }),
-      );
+      nodepoold = new Nodepoold(host, {
+        launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease,
+        ...(secure && { secureJenkins: secure.jenkins }),
+        ...(ci && { ci: ci.sources }),
+        metrics,
+      });
+      host.add(nodepoold);
       // Unless --no-builder, one process is a complete system: it builds and uploads images too,
       // through the same gateways (one rate queue per provider for the whole process).
       if (options.builder && !config.imagesDir) {
@@ -55,7 +56,7 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
       return host;
     },
     // The status web server, unless --no-webapp: once the pool runs, so its pages show a started daemon.
-    ...(options.webapp && { serve: serveNodepooldStatus }),
+    ...(options.webapp && { serve: (prepared, host, metrics) => serveNodepooldStatus(prepared, host, metrics, () => nodepoold?.queuedWork ?? {}) }),
   });
 });
 

@@ -6,10 +6,32 @@
  */
 import type { ActorHost } from '../actors/host.js';
 import type { PoolMetrics } from '../metrics/index.js';
+import { InspectorApi } from '../web/inspector-api.js';
 import { BUILDER_LISTINGS, startStatusServer, type StatusServer } from '../web/index.js';
 import type { PreparedDaemon } from './daemon-programs.js';
 
-export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, host: ActorHost, metrics: PoolMetrics): Promise<StatusServer> {
+/** The inspector page's view of a daemon's host. */
+function inspectorOf(host: ActorHost, showsNodes: boolean, demand?: () => Readonly<Record<string, number>>): InspectorApi {
+  return new InspectorApi({
+    roots: () => host.roots(),
+    inspection: host.inspection,
+    db: host.db,
+    get config() {
+      return host.config;
+    },
+    quotaHeadroom: (provider) => host.gateways.get(provider)?.knownQuotaHeadroom,
+    now: () => host.clock.now(),
+    ...(demand && { demand }),
+    showsNodes,
+  });
+}
+
+export function serveNodepooldStatus(
+  { config, db, logging }: PreparedDaemon,
+  host: ActorHost,
+  metrics: PoolMetrics,
+  demand?: () => Readonly<Record<string, number>>,
+): Promise<StatusServer> {
   return startStatusServer({
     listen: config.webapp.listen,
     port: config.webapp.port,
@@ -24,6 +46,7 @@ export function serveNodepooldStatus({ config, db, logging }: PreparedDaemon, ho
       now: () => host.clock.now(),
     },
     ...(metrics.prometheusPage && { metrics: metrics.prometheusPage }),
+    inspector: inspectorOf(host, true, demand),
     log: logging.get('nodepool.WebApp'),
   });
 }
@@ -46,6 +69,7 @@ export function serveBuilderStatus(port: number): (prepared: PreparedDaemon, hos
       offered: BUILDER_LISTINGS,
       portSetting: '--webapp-port',
       ...(metrics.prometheusPage && { metrics: metrics.prometheusPage }),
+      inspector: inspectorOf(host, false),
       log: logging.get('nodepool.WebApp'),
     });
 }

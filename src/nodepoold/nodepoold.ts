@@ -114,6 +114,11 @@ export class Nodepoold implements Workload {
     await this.databaseLease.take();
   }
 
+  /** Queued work per label, as the Gearman servers (or the CI simulator) last said. */
+  get queuedWork(): Readonly<Record<string, number>> {
+    return this.demand;
+  }
+
   /** The pool actor, for tests and the SIGUSR2 dump. */
   get actor(): AnyActorRef | undefined {
     return this.pool;

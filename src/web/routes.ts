@@ -5,6 +5,7 @@
  */
 import { databaseReason } from '../db/errors.js';
 import type { ListingName, ListingPages, ListingQuery } from './listing-pages.js';
+import type { InspectorApi } from './inspector-api.js';
 import { readinessProblems, type ReadinessProbe } from './readiness.js';
 import { text, type Reply } from './reply.js';
 
@@ -18,6 +19,8 @@ export interface RouteDeps {
   readiness?: ReadinessProbe;
   /** The Prometheus text for /metrics; without it there is no /metrics (404). */
   metrics?: MetricsSource;
+  /** The inspector page's API under /api/; without it there is none (404). */
+  inspector?: InspectorApi;
 }
 
 export interface MetricsSource {
@@ -35,6 +38,14 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   const { readiness } = deps;
   if (path === '/readyz' && readiness) return withoutQuery(url) ?? readyz(readiness);
   if (path === '/metrics' && deps.metrics) return withoutQuery(url) ?? metricsPage(deps.metrics);
+  if (path.startsWith('/api/') && deps.inspector) {
+    try {
+      const reply = await deps.inspector.reply(path, url.searchParams);
+      if (reply) return reply;
+    } catch (err) {
+      return text(503, `the actors could not be read: ${databaseReason(err) ?? (err instanceof Error ? err.message : String(err))}`);
+    }
+  }
   const listing = deps.offered.find((name) => path === `/${name}` || path === `/${name}.json`);
   if (!listing) return text(404, `${path} is not a page of the status server; pages: ${pageList(deps).join(', ')}`);
   const query = listingQuery(listing, path.endsWith('.json'), url.searchParams);
@@ -46,8 +57,11 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   }
 }
 
-function pageList({ offered, readiness, metrics }: RouteDeps): string[] {
-  return [...offered.map((n) => `/${n}`), ...(metrics ? ['/metrics'] : []), '/healthz', ...(readiness ? ['/readyz'] : [])];
+function pageList({ offered, readiness, metrics, inspector }: RouteDeps): string[] {
+  return [
+    ...offered.map((n) => `/${n}`), ...(metrics ? ['/metrics'] : []), '/healthz', ...(readiness ? ['/readyz'] : []),
+    ...(inspector ? ['/api/pool', '/api/actors', '/api/events'] : []),
+  ];
 }
 
 async function metricsPage(metrics: MetricsSource): Promise<Reply> {

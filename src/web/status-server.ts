@@ -12,6 +12,7 @@ import type { Logger } from '../log/index.js';
 import { ListingPages, type ListingName } from './listing-pages.js';
 import { NODEPOOLD_LISTINGS } from './page-sets.js';
 import type { ReadinessProbe } from './readiness.js';
+import type { InspectorApi } from './inspector-api.js';
 import { route, type MetricsSource } from './routes.js';
 
 export interface StatusServerOptions {
@@ -26,6 +27,8 @@ export interface StatusServerOptions {
   readiness?: ReadinessProbe;
   /** Serves /metrics when given. */
   metrics?: MetricsSource;
+  /** Serves the inspector page's API (/api/...) when given. */
+  inspector?: InspectorApi;
   /** What the port-in-use error tells the operator to change. */
   portSetting?: string;
   log: Logger;
@@ -46,8 +49,15 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     offered: options.offered ?? NODEPOOLD_LISTINGS,
     ...(options.readiness && { readiness: options.readiness }),
     ...(options.metrics && { metrics: options.metrics }),
+    ...(options.inspector && { inspector: options.inspector }),
   };
   const server = createServer((request, response) => {
+    const { inspector } = options;
+    // The event stream stays open: it is answered here, not as one reply.
+    if (inspector && request.method === 'GET' && (request.url ?? '').split('?')[0] === '/api/events') {
+      inspector.stream(request, response);
+      return;
+    }
     answer(deps, request, response).catch((err: unknown) => {
       options.log.error({ err, url: request.url }, 'a status page failed');
       if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -62,7 +72,10 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   return {
     address,
     url,
-    close: () => close(server),
+    close: () => {
+      options.inspector?.close();
+      return close(server);
+    },
   };
 }
 
