@@ -1,7 +1,8 @@
 /** What a route answers: a status, a body, and whether the body is text or JSON. */
 export interface Reply {
   status: number;
-  body: string;
+  /** Text, or the bytes of a file (the inspector page's). */
+  body: string | Buffer;
   json?: boolean;
   headers?: Record<string, string>;
 }

@@ -6,6 +6,7 @@
 import { databaseReason } from '../db/errors.js';
 import type { ListingName, ListingPages, ListingQuery } from './listing-pages.js';
 import type { InspectorApi } from './inspector-api.js';
+import type { PageAssets } from './page-assets.js';
 import { readinessProblems, type ReadinessProbe } from './readiness.js';
 import { text, type Reply } from './reply.js';
 
@@ -21,6 +22,8 @@ export interface RouteDeps {
   metrics?: MetricsSource;
   /** The inspector page's API under /api/; without it there is none (404). */
   inspector?: InspectorApi;
+  /** The inspector page itself at `/` (with its script and style), served with its API. */
+  page?: PageAssets;
 }
 
 export interface MetricsSource {
@@ -35,6 +38,8 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
   const url = new URL(rawUrl, 'http://status.invalid');
   const path = url.pathname;
   if (path === '/healthz') return withoutQuery(url) ?? text(200, 'ok');
+  const asset = deps.inspector ? deps.page?.get(path) : undefined;
+  if (asset) return { status: 200, body: asset.body, headers: { 'content-type': asset.contentType } };
   const { readiness } = deps;
   if (path === '/readyz' && readiness) return withoutQuery(url) ?? readyz(readiness);
   if (path === '/metrics' && deps.metrics) return withoutQuery(url) ?? metricsPage(deps.metrics);
@@ -60,7 +65,7 @@ export async function route(deps: RouteDeps, method: string, rawUrl: string): Pr
 function pageList({ offered, readiness, metrics, inspector }: RouteDeps): string[] {
   return [
     ...offered.map((n) => `/${n}`), ...(metrics ? ['/metrics'] : []), '/healthz', ...(readiness ? ['/readyz'] : []),
-    ...(inspector ? ['/api/pool', '/api/actors', '/api/events'] : []),
+    ...(inspector ? ['/ (the inspector page)', '/api/pool', '/api/actors', '/api/events'] : []),
   ];
 }
 

@@ -13,6 +13,7 @@ import { ListingPages, type ListingName } from './listing-pages.js';
 import { NODEPOOLD_LISTINGS } from './page-sets.js';
 import type { ReadinessProbe } from './readiness.js';
 import type { InspectorApi } from './inspector-api.js';
+import { pageAssets } from './page-assets.js';
 import { route, type MetricsSource } from './routes.js';
 
 export interface StatusServerOptions {
@@ -49,7 +50,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
     offered: options.offered ?? NODEPOOLD_LISTINGS,
     ...(options.readiness && { readiness: options.readiness }),
     ...(options.metrics && { metrics: options.metrics }),
-    ...(options.inspector && { inspector: options.inspector }),
+    ...(options.inspector && { inspector: options.inspector, page: pageAssets() }),
   };
   const server = createServer((request, response) => {
     const { inspector } = options;

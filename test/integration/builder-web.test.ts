@@ -82,7 +82,7 @@ describeEachBackend('the status web server of nodepool-builder', (backend) => {
     expect(metrics).not.toMatch(/^nodepool_nodes\{/m);
     const nodeList = await page(`${url}/node-list`);
     expect(nodeList.status).toBe(404);
-    expect(nodeList.body).toBe('/node-list is not a page of the status server; pages: /image-list, /dib-image-list, /metrics, /healthz\n');
+    expect(nodeList.body).toBe('/node-list is not a page of the status server; pages: /image-list, /dib-image-list, /metrics, /healthz, / (the inspector page), /api/pool, /api/actors, /api/events\n');
     for (const path of ['/node-list.json', '/label-list', '/readyz']) expect((await page(`${url}${path}`)).status).toBe(404);
 
     // Closed at the stop: nothing answers on the port any more.

@@ -32,5 +32,5 @@ it('serves the page drawn from the rows of the last read until the cache reads a
   await db.nodes.create({ provider: 'fake-a', label: 'small', target: 'local', state: 'building', hostname: 'small-2', createdAt: 0 });
   const third = await pages.page('node-list', { json: true });
   expect(third).not.toBe(first);
-  expect((JSON.parse(third.body) as unknown[]).length).toBe(2);
+  expect((JSON.parse(String(third.body)) as unknown[]).length).toBe(2);
 });
