@@ -4,35 +4,22 @@
  * cloud: the page lists the nodes and the builder's actors; a node shows its
  * chart with the current state lit; `nodepool hold` shows on the page
  * within 2 s; a node whose server stays in BUILD says what it waits for and
- * until when. Screenshots go to docs/images/.
+ * until when. Screenshots go to var/screenshots/ (test/support/chromium.ts).
  *
  * No chromium: skipped with a warning, except in CI where it fails.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
-import { PROJECT_ROOT, runExecutable } from '../support/cli.js';
+import { SCREENSHOT_DIR, describeWithChromium, launchChromium } from '../support/chromium.js';
+import { runExecutable } from '../support/cli.js';
 import { FAKE_IMAGE_CREATE, tempDir, writeConfigFile } from '../support/config-files.js';
 import { startNodepoold, waitFor, type RunningDaemon } from '../support/daemon.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false';
-const TITLE = 'the inspector page of a running nodepoold';
 
-if (existsSync(CHROMIUM)) {
-  describe(TITLE, suite);
-} else if (inCi) {
-  describe(TITLE, () => {
-    it('needs chromium in CI', () => {
-      throw new Error(`${CHROMIUM} is missing: the inspector page cannot be tested (apt-get install chromium)`);
-    });
-  });
-} else {
-  console.warn(`skipping '${TITLE}': ${CHROMIUM} is missing (apt-get install chromium)`);
-  describe.skip(`${TITLE} (skipped: no ${CHROMIUM})`, suite);
-}
+describeWithChromium('the inspector page of a running nodepoold', suite);
 
 function suite(): void {
   let daemon: RunningDaemon;
@@ -71,7 +58,7 @@ function suite(): void {
     daemon = startNodepoold(['-c', configFile], {}, { webapp: true });
     url = (await daemon.waitForLog('the status web server’s address', (l) => typeof l.url === 'string' && /listening on/.test(l.msg))).url as string;
     await waitFor('2 ready nodes of small', async () => (await db.nodes.list({ state: 'ready', label: 'small' })).length === 2);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`${url}/`);
   }, 60_000);
@@ -83,8 +70,8 @@ function suite(): void {
   });
 
   const screenshot = async (name: string) => {
-    mkdirSync(join(PROJECT_ROOT, 'docs/images'), { recursive: true });
-    await page.screenshot({ path: join(PROJECT_ROOT, `docs/images/inspector-nodepoold-${name}.png`), fullPage: true });
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `inspector-nodepoold-${name}.png`), fullPage: true });
   };
   const currentPaths = () => page.$$eval('[data-testid=chart] [data-testid=chart-state].current', (boxes) => boxes.map((b) => b.getAttribute('data-path')));
 

@@ -8,32 +8,18 @@
  * No chromium: skipped with a warning, except in CI where it fails, so a CI
  * image without a browser is never mistaken for a passing page.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pageAssets } from '../../src/web/page-assets.js';
-import { PROJECT_ROOT } from '../support/cli.js';
+import { SCREENSHOT_DIR, describeWithChromium, launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(PROJECT_ROOT, 'docs/images');
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false';
-const TITLE = 'the inspector page in a browser';
+const SCREENSHOTS = SCREENSHOT_DIR;
 
-if (existsSync(CHROMIUM)) {
-  describe(TITLE, suite);
-} else if (inCi) {
-  describe(TITLE, () => {
-    it('needs chromium in CI', () => {
-      throw new Error(`${CHROMIUM} is missing: the inspector page cannot be tested (apt-get install chromium)`);
-    });
-  });
-} else {
-  console.warn(`skipping '${TITLE}': ${CHROMIUM} is missing (apt-get install chromium)`);
-  describe.skip(`${TITLE} (skipped: no ${CHROMIUM})`, suite);
-}
+describeWithChromium('the inspector page in a browser', suite);
 
 interface FakeApi {
   url: string;
@@ -193,7 +179,7 @@ function suite(): void {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     api = await startFakeApi();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on('request', (request) => requested.push(request.url()));
     await page.goto(api.url);
