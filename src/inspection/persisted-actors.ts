@@ -9,7 +9,7 @@
 import { DATABASE_LEASE, imageWorkLease } from '../core/leases.js';
 import type { Database, StoredTransition } from '../db/index.js';
 import type { ImageBuildRecord, ImageUploadRecord, NodeRecord, SubnodeRecord } from '../db/records.js';
-import { isDaemonLongActor, nodeActorId, parseActorId } from '../../machines/actor-ids.js';
+import { compareActorIds, isDaemonLongActor, nodeActorId, parseActorId } from '../../machines/actor-ids.js';
 import { statePathOf as statePath } from '../../machines/state-value.js';
 
 import type { ActorMachine } from './why.js';
@@ -55,7 +55,7 @@ export async function listActors(db: Database, now: number): Promise<ActorSummar
   for (const t of await longLivedStates(db)) summaries.push({ actorId: t.actorId, machine: t.machine as ActorMachine, state: t.to, since: t.at });
   await addOwners(db, summaries, now);
   const order = (m: ActorMachine) => ACTOR_MACHINES.indexOf(m);
-  return summaries.sort((a, b) => order(a.machine) - order(b.machine) || compareIds(a.actorId, b.actorId));
+  return summaries.sort((a, b) => order(a.machine) - order(b.machine) || compareActorIds(a.actorId, b.actorId));
 }
 
 /**
@@ -133,7 +133,3 @@ async function addOwners(db: Database, actors: ActorSummary[], now: number): Pro
   }
 }
 
-/** `node-9` before `node-10`. */
-function compareIds(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
-}

@@ -8,6 +8,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import { machineNameOf } from '../actors/transition-recorder.js';
+import { compareActorIds } from '../../machines/actor-ids.js';
 import { statePathOf } from '../../machines/state-value.js';
 
 export interface LiveActor {
@@ -40,7 +41,7 @@ export function liveActors(roots: readonly AnyActorRef[]): LiveActor[] {
   };
   for (const root of roots) walk(root, null);
   const rank = (m: string) => ORDER.indexOf(m);
-  return found.sort((a, b) => rank(a.machine) - rank(b.machine) || a.id.localeCompare(b.id, 'en', { numeric: true }));
+  return found.sort((a, b) => rank(a.machine) - rank(b.machine) || compareActorIds(a.id, b.id));
 }
 
 /** One live actor by id, or undefined when none runs under the roots. */
