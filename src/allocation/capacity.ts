@@ -21,15 +21,15 @@ export interface Pool {
 export type ProviderLimit = 'max-servers' | 'quota';
 
 export function openPool(input: AllocationInput): Pool {
-  const { providers, labels } = input.config;
+  const { providers } = input.config;
   const names = providers.map((p) => p.name);
   const index = new Map(names.map((name, i) => [name, i] as const));
-  const estimate = estimateServers(input, new Map(labels.map((l) => [l.name, wholeNumber(l.subnodes)])));
+  const held = serversHeld(input);
   const limit: ProviderLimit[] = [];
   const free = providers.map((p) => {
     limit.push('max-servers');
     if (!(p.maxServers > 0)) return 0;
-    const servers = wholeNumber(input.providerServers?.[p.name] ?? estimate.get(p.name) ?? 0);
+    const servers = held.get(p.name) ?? 0;
     const room = Math.max(0, Math.floor(p.maxServers) - servers);
     const quota = input.quotaHeadroom?.[p.name];
     if (quota === undefined || !Number.isFinite(quota) || wholeNumber(quota) >= room) return room;
@@ -40,13 +40,19 @@ export function openPool(input: AllocationInput): Pool {
   return { names, index, live, free, weight: [...free], room: [...free], limit };
 }
 
-/** Servers per provider from the node counts, when the caller did not say. */
-function estimateServers(input: AllocationInput, subnodes: ReadonlyMap<string, number>): Map<string, number> {
+/**
+ * Servers each provider holds: the caller's figure where it gave one,
+ * otherwise estimated from the node counts (a node and its label's
+ * sub-nodes, in every state: every server counts against max-servers).
+ */
+export function serversHeld(input: Pick<AllocationInput, 'config' | 'nodes' | 'providerServers'>): Map<string, number> {
+  const subnodes = new Map(input.config.labels.map((l) => [l.name, wholeNumber(l.subnodes)] as const));
   const servers = new Map<string, number>();
   for (const t of input.nodes) {
     const n = wholeNumber(t.count) * (1 + (subnodes.get(t.label) ?? 0));
     servers.set(t.provider, (servers.get(t.provider) ?? 0) + n);
   }
+  for (const [provider, count] of Object.entries(input.providerServers ?? {})) servers.set(provider, wholeNumber(count));
   return servers;
 }
 

@@ -17,6 +17,7 @@ import { backoffMs, type ImageUploadContext } from '../../machines/image-upload.
 import { GONE_TIMEOUT_MS, registerRetryMs, type NodeContext, type NodeFailure } from '../../machines/node.machine.js';
 import type { PoolContext } from '../../machines/pool.machine.js';
 import { listDueAt, type ProviderContext } from '../../machines/provider.machine.js';
+import { COUNTED_STATES, openPool, serversHeld } from '../allocation/index.js';
 import { autoHoldComment } from '../core/auto-hold.js';
 import type { NodepoolConfig } from '../config/types.js';
 import type { StoredTransition } from '../db/actor-transitions.js';
@@ -567,12 +568,8 @@ export function explainActor(input: ActorView, now: number): string {
 
 // ---- labels ---------------------------------------------------------------------------
 
-/**
- * States whose nodes count against a label's demand (hold and delete do
- * not): the rule of COUNTED_STATES in src/allocation/demand.ts, which
- * stands beside this folder.
- */
-const COUNTED: readonly NodeState[] = ['ready', 'building', 'used', 'test'];
+/** States whose nodes count against a label's demand (hold and delete do not), as the allocation counts them. */
+const COUNTED: readonly NodeState[] = [...COUNTED_STATES];
 
 /** Where one of the label's providers stands, in the order the allocation asks (src/allocation/demand.ts, capacity.ts). */
 type Standing =
@@ -600,34 +597,29 @@ function standingText(s: Standing, image: string): string {
   }
 }
 
-/**
- * Servers a provider holds: nodes and sub-nodes in every state, hold and
- * delete included (every server counts against max-servers). Without the
- * real figure, a node counts 1 + its label's sub-nodes, as the allocation
- * estimates it.
- */
-function serversOf(view: LabelView, provider: string): number {
-  const real = view.providerServers?.[provider];
-  if (real !== undefined) return real;
-  const subnodes = new Map(view.config.labels.map((l) => [l.name, l.subnodes] as const));
-  return view.counts.filter((n) => n.provider === provider).reduce((sum, n) => sum + n.count * (1 + (subnodes.get(n.label) ?? 0)), 0);
+/** The providers' free servers and what bounds them, computed by the allocation's own rules (src/allocation/capacity.ts). */
+function capacityOf(view: LabelView) {
+  const input = {
+    config: view.config,
+    nodes: view.counts.map((c) => ({ ...c, target: '' })),
+    usableImages: [],
+    ...(view.providerServers && { providerServers: view.providerServers }),
+    ...(view.quotaHeadroom && { quotaHeadroom: view.quotaHeadroom }),
+  };
+  return { pool: openPool(input), servers: serversHeld(input) };
 }
 
-function standingOf(view: LabelView, name: string, image: string): Standing {
+function standingOf(view: LabelView, capacity: ReturnType<typeof capacityOf>, name: string, image: string): Standing {
   const provider = view.config.providers.find((p) => p.name === name);
   if (provider === undefined || view.retiredProviders?.includes(name)) return { name, kind: 'gone' };
-  if (!(provider.maxServers > 0)) return { name, kind: 'retired', maxServers: provider.maxServers };
+  const { pool, servers } = capacity;
+  const at = pool.index.get(name) as number;
+  if (!pool.live[at]) return { name, kind: 'retired', maxServers: provider.maxServers };
   const usable = view.readyUploads.some((u) => u.provider === name && u.image === image) || (view.bootsWithoutUpload?.includes(name) ?? false);
   if (!usable) return { name, kind: 'no-image' };
-  const servers = serversOf(view, name);
-  const room = Math.max(0, Math.floor(provider.maxServers) - servers);
-  const quota = view.quotaHeadroom?.[name];
-  // As the allocation: the quota bounds a provider only when it is known and lower than max-servers' room.
-  if (quota !== undefined && Number.isFinite(quota) && Math.max(0, Math.floor(quota)) < room) {
-    const headroom = Math.max(0, Math.floor(quota));
-    return headroom > 0 ? { name, kind: 'room', free: headroom } : { name, kind: 'quota', headroom };
-  }
-  return room > 0 ? { name, kind: 'room', free: room } : { name, kind: 'full', servers, maxServers: provider.maxServers };
+  const free = pool.free[at] ?? 0;
+  if (free > 0) return { name, kind: 'room', free };
+  return pool.limit[at] === 'quota' ? { name, kind: 'quota', headroom: 0 } : { name, kind: 'full', servers: servers.get(name) ?? 0, maxServers: provider.maxServers };
 }
 
 /** Why no node of the label launches, or that nodes are being launched, in one paragraph. */
@@ -660,7 +652,8 @@ export function explainLabel(input: LabelView, _now: number): string {
     );
     return [...lines, ...leftOverLine].join(' ');
   }
-  const standings = [...new Set(label.providers.map((p) => p.name))].map((name) => standingOf(input, name, label.image));
+  const capacity = capacityOf(input);
+  const standings = [...new Set(label.providers.map((p) => p.name))].map((name) => standingOf(input, capacity, name, label.image));
   const blocked = (kinds: Standing['kind'][]) => standings.filter((s) => kinds.includes(s.kind)).map((s) => standingText(s, label.image));
   const want = `${plural(wanted, 'node')} wanted (${queued} queued + min-ready ${label.minReady} - ${counted} counted)`;
   const live = standings.filter((s) => s.kind !== 'gone' && s.kind !== 'retired');

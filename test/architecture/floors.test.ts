@@ -25,7 +25,7 @@ const FLOORS: Record<string, number> = {
   'src/events': 2,
   'src/gearman': 2,
   'src/metrics': 2,
-  'src/inspection': 2,
+  'src/inspection': 3,
   'src/drivers': 3,
   'src/tools': 3,
   'src/demand': 3,
