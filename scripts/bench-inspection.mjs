@@ -31,8 +31,9 @@ import { closeFakeClouds } from '../dist/src/drivers/fake/index.js';
 import { Logging } from '../dist/src/log/index.js';
 import { Nodepoold } from '../dist/src/nodepoold/nodepoold.js';
 import { withScratchDatabase } from './scratch-database.mjs';
-import { scaleConfig } from './bench-workloads.mjs';
+import { fakeProvider, scaleConfig } from './bench-workloads.mjs';
 import { WebDaemon, wasInterrupted } from './bench-daemon.mjs';
+import { fmt, printTable } from './bench-table.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const POLL_MS = 100;
@@ -94,15 +95,7 @@ function historyConfig(dburi, minReady, nodes) {
   return {
     dburi,
     labels: [{ name: 'small', image: 'debian', 'min-ready': minReady, providers: names.map((name) => ({ name })) }],
-    providers: names.map((name) => ({
-      name,
-      driver: 'fake',
-      'max-servers': nodes,
-      rate: 0.001,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 0.1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    })),
+    providers: names.map((name) => fakeProvider(name, nodes)),
     targets: [{ name: 'local' }],
     diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
   };
@@ -269,7 +262,6 @@ async function historyRun(backend, nodes) {
 
 // ---- 2. the page ---------------------------------------------------------------------
 
-
 /** One GET: status and body. */
 function get(port, path) {
   return new Promise((done, fail) => {
@@ -387,21 +379,11 @@ async function pageRun(backend, nodes, samples) {
 
 // ---- the tables -----------------------------------------------------------------------
 
-const fmt = (v, digits = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-
-function printTable(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-  console.log();
-}
 
 function printHistory(results) {
   console.log('history: the daemon\'s connection, from the start to the stop (the benchmark\'s reads and deletes not counted)');

@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { withScratchDatabase } from './scratch-database.mjs';
 import { scaleConfig } from './bench-workloads.mjs';
 import { WebDaemon, wasInterrupted } from './bench-daemon.mjs';
+import { fmt, printTable } from './bench-table.mjs';
 
 const TICKS = (() => {
   try {
@@ -69,7 +70,6 @@ function cpuMs(pid) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1000;
 }
-
 
 // ---- HTTP ---------------------------------------------------------------------------
 
@@ -214,17 +214,6 @@ async function webRun(backend, nodes) {
 }
 
 // ---- the table -----------------------------------------------------------------------
-
-const fmt = (v, digits = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
-
-function printTable(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-  console.log();
-}
 
 function printResults(results) {
   const header = ['nodes', 'backend', 'path', 'mode', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'bytes', 'daemon CPU ms/req'];

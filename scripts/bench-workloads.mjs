@@ -11,15 +11,7 @@ export function scaleConfig(dburi, nodes) {
   return {
     dburi,
     labels: ['small', 'large'].map((name) => ({ name, image: 'debian', 'min-ready': nodes / 2, providers: names.map((n) => ({ name: n })) })),
-    providers: names.map((name) => ({
-      name,
-      driver: 'fake',
-      'max-servers': nodes,
-      rate: 0.001,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 0.1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    })),
+    providers: names.map((name) => fakeProvider(name, nodes)),
     targets: [{ name: 'local' }],
     diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
   };
@@ -30,16 +22,21 @@ export function burstConfig(dburi) {
   return {
     dburi,
     labels: [{ name: 'small', image: 'debian', 'min-ready': 500, providers: [{ name: 'fake-1' }] }],
-    providers: [{
-      name: 'fake-1',
-      driver: 'fake',
-      'max-servers': 500,
-      rate: 0.1,
-      'launch-timeout': 3600,
-      fake: { latency: { create: 0, active: 1, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
-      images: [{ name: 'debian', 'min-ram': 1024 }],
-    }],
+    providers: [fakeProvider('fake-1', 500, { rate: 0.1, activeS: 1 })],
     targets: [{ name: 'local' }],
     diskimages: [{ name: 'debian', elements: ['debian-minimal'] }],
+  };
+}
+
+/** A simulated provider with the quota out of the way: `rate` 0.001 and servers ACTIVE 0.1 s after the create unless told otherwise. */
+export function fakeProvider(name, maxServers, { rate = 0.001, activeS = 0.1 } = {}) {
+  return {
+    name,
+    driver: 'fake',
+    'max-servers': maxServers,
+    rate,
+    'launch-timeout': 3600,
+    fake: { latency: { create: 0, active: activeS, delete: 0.1 }, quota: { instances: 1_000_000, cores: 10_000_000, ram: 1_000_000_000 } },
+    images: [{ name: 'debian', 'min-ram': 1024 }],
   };
 }

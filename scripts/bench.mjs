@@ -20,6 +20,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { openDatabase } from '../dist/src/db/index.js';
 import { withScratchDatabase } from './scratch-database.mjs';
 import { burstConfig, scaleConfig } from './bench-workloads.mjs';
+import { fmt, printTable } from './bench-table.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -295,8 +296,6 @@ const UPSTREAM = {
   '10000 nodes': {},
 };
 
-const fmt = (v, digits = 2) => (v === undefined || v === null || Number.isNaN(v) ? '—' : typeof v === 'number' ? v.toFixed(digits) : String(v));
-
 function printScale(results) {
   const columns = [
     ['first ready s', 'firstReadyS'],
@@ -331,15 +330,6 @@ function printChurn(results) {
 function printBurst(results) {
   const header = ['workload', 'backend', 'first create s', 'first ready after 1st create s', 'median ready after create s', 'worst ready after create s', 'creates % of rate bound', 'all ready s'];
   printTable(header, results.map((r) => [r.workload, r.failed ? `${r.backend} (failed: ${r.failed})` : r.backend, fmt(r.firstCreateS), fmt(r.firstReadyAfterFirstCreateS), fmt(r.medianReadyAfterCreateS), fmt(r.worstReadyAfterCreateS), fmt(r.createsOfRateBoundPct, 1), fmt(r.allReadyS)]));
-}
-
-function printTable(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-  console.log();
 }
 
 // ---- main -----------------------------------------------------------------------------
