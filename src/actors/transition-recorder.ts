@@ -28,9 +28,54 @@ const MACHINE_NAMES: Readonly<Record<string, string>> = {
 /** The state an actor that reached its final state is recorded in. */
 export const REMOVED_STATE = 'removed';
 
-export class TransitionRecorder {
-  /** Each recorded actor's last state path. */
+/** A recorded actor whose full state path changed. */
+export interface ActorStateChange {
+  actorId: string;
+  machine: string;
+  /** Undefined for the first state seen. */
+  from?: string;
+  to: string;
+  context: unknown;
+  /** The event's type, as XState names it. */
+  event: string;
+}
+
+/**
+ * The recorded actors' state paths, followed from the inspection stream:
+ * what the history records and what the inspector page streams.
+ */
+export class ActorStates {
   private readonly states = new Map<string, string>();
+
+  /** The change a snapshot event makes, or undefined when it changes no recorded actor's state path. */
+  change(event: InspectionEvent): ActorStateChange | undefined {
+    if (event.type !== '@xstate.snapshot') return undefined;
+    const actor = event.actorRef as AnyActorRef;
+    const snapshot = event.snapshot as unknown as SnapshotView;
+    // An actor stopped with its process, or failed, says nothing of its own states.
+    if (snapshot.status !== 'active' && snapshot.status !== 'done') return undefined;
+    const machine = machineNameOf(actor, snapshot);
+    if (!machine) return undefined;
+    const to = snapshot.status === 'done' ? REMOVED_STATE : statePathOf(snapshot.value);
+    const from = this.states.get(actor.id);
+    if (from === to) return undefined;
+    if (snapshot.status === 'done') this.states.delete(actor.id);
+    else this.states.set(actor.id, to);
+    return { actorId: actor.id, machine, ...(from !== undefined && { from }), to, context: snapshot.context, event: event.event.type };
+  }
+
+  /** Starts from states known otherwise (the live actors when a page connects). */
+  know(actorId: string, state: string): void {
+    this.states.set(actorId, state);
+  }
+
+  clear(): void {
+    this.states.clear();
+  }
+}
+
+export class TransitionRecorder {
+  private readonly states = new ActorStates();
 
   constructor(
     private readonly clock: Clock,
@@ -38,26 +83,16 @@ export class TransitionRecorder {
   ) {}
 
   note(event: InspectionEvent): void {
-    if (event.type !== '@xstate.snapshot') return;
-    const actor = event.actorRef as AnyActorRef;
-    const snapshot = event.snapshot as unknown as SnapshotView;
-    // An actor stopped with its process, or failed, says nothing of its own states.
-    if (snapshot.status !== 'active' && snapshot.status !== 'done') return;
-    const machine = machineNameOf(actor, snapshot);
-    if (!machine) return;
-    const to = snapshot.status === 'done' ? REMOVED_STATE : statePathOf(snapshot.value);
-    const from = this.states.get(actor.id);
-    if (from === to) return;
-    if (snapshot.status === 'done') this.states.delete(actor.id);
-    else this.states.set(actor.id, to);
-    const reason = reasonOf(snapshot.context, to);
+    const change = this.states.change(event);
+    if (!change) return;
+    const reason = reasonOf(change.context, change.to);
     this.record({
-      actorId: actor.id,
-      machine,
+      actorId: change.actorId,
+      machine: change.machine,
       at: this.clock.now(),
-      event: eventName(event.event.type),
-      ...(from !== undefined && { from }),
-      to,
+      event: eventName(change.event),
+      ...(change.from !== undefined && { from: change.from }),
+      to: change.to,
       ...(reason !== undefined && { reason }),
     });
   }

@@ -87,6 +87,18 @@ export class ActorTransitionRepository {
     return latest;
   }
 
+  /** The newest transition of each actor whose id starts with one of `prefixes` or is one of `ids` (the roots and the providers). */
+  async latestMatching(ids: readonly string[], prefixes: readonly string[]): Promise<StoredTransition[]> {
+    const newest = this.db(TABLE)
+      .where((q) => {
+        q.whereIn('actor_id', [...ids]);
+        for (const prefix of prefixes) q.orWhere('actor_id', 'like', `${prefix}%`);
+      })
+      .groupBy('actor_id')
+      .max({ id: 'id' });
+    return ((await this.db(TABLE).whereIn('id', newest)) as Row[]).map(fromRow);
+  }
+
   /**
    * Keeps the history bounded: each actor keeps its newest `perActor`
    * transitions, and an actor that has no snapshot any more (a removed

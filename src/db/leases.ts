@@ -61,6 +61,12 @@ export class LeaseRepository {
     return lease && now < lease.expiresAt ? lease : undefined;
   }
 
+  /** The leases held now whose names start with `prefix` (the builds' and uploads' work, `image-`). */
+  async heldWithPrefix(prefix: string, now: number = this.now()): Promise<LeaseRecord[]> {
+    const rows = (await this.db(TABLE).where('name', 'like', `${prefix}%`).andWhere('expires_at', '>', now)) as Row[];
+    return rows.map(fromRow);
+  }
+
   private async read(name: string): Promise<LeaseRecord | undefined> {
     const row = (await this.db(TABLE).where('name', name).first()) as Row | undefined;
     return row ? fromRow(row) : undefined;

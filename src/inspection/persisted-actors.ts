@@ -9,7 +9,9 @@
 import { DATABASE_LEASE, imageWorkLease } from '../core/leases.js';
 import type { Database, StoredTransition } from '../db/index.js';
 import type { ImageBuildRecord, ImageUploadRecord, NodeRecord, SubnodeRecord } from '../db/records.js';
-import { compareActorIds, isDaemonLongActor, nodeActorId, parseActorId } from '../../machines/actor-ids.js';
+import {
+  BUILDER_ACTOR_ID, POOL_ACTOR_ID, compareActorIds, isDaemonLongActor, nodeActorId, parseActorId, providerActorId,
+} from '../../machines/actor-ids.js';
 import { statePathOf as statePath } from '../../machines/state-value.js';
 
 import type { ActorMachine } from './why.js';
@@ -88,9 +90,8 @@ export async function loadActor(db: Database, id: string, now: number): Promise<
 
 /** The newest state of each root and provider, from its history. */
 async function longLivedStates(db: Database): Promise<StoredTransition[]> {
-  const ids = (await db.knex('actor_transition').distinct('actor_id')) as { actor_id: string }[];
-  const longLived = ids.map((r) => r.actor_id).filter(isDaemonLongActor);
-  return [...(await db.transitions.latestOf(longLived)).values()];
+  const found = await db.transitions.latestMatching([POOL_ACTOR_ID, BUILDER_ACTOR_ID], [providerActorId('')]);
+  return found.filter((t) => isDaemonLongActor(t.actorId));
 }
 
 async function recordOf(db: Database, actorId: string): Promise<ActorDetail['record']> {
@@ -122,10 +123,8 @@ function machineOfRecord(actorId: string): ActorMachine {
 async function addOwners(db: Database, actors: ActorSummary[], now: number): Promise<void> {
   const nodepoold = await db.leases.holder(DATABASE_LEASE, now);
   const imageLeases = new Map<string, string>();
-  const imageActors = actors.filter((a) => a.machine === 'build' || a.machine === 'upload');
-  if (imageActors.length > 0) {
-    const rows = (await db.knex('lease').where('name', 'like', 'image-%').andWhere('expires_at', '>', now)) as { name: string; owner: string }[];
-    for (const row of rows) imageLeases.set(row.name, row.owner);
+  if (actors.some((a) => a.machine === 'build' || a.machine === 'upload')) {
+    for (const lease of await db.leases.heldWithPrefix(imageWorkLease(''), now)) imageLeases.set(lease.name, lease.owner);
   }
   for (const actor of actors) {
     const owner = actor.machine === 'build' || actor.machine === 'upload' ? imageLeases.get(imageWorkLease(actor.actorId)) : actor.machine === 'builder' ? undefined : nodepoold?.owner;

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
-import { machineNameOf } from '../actors/transition-recorder.js';
+import { ActorStates } from '../actors/transition-recorder.js';
 import type { NodepoolConfig } from '../config/types.js';
 import type { Database } from '../db/index.js';
 import { NODE_STATES } from '../db/records.js';
@@ -19,8 +19,7 @@ import { buildActorId, nodeActorId, uploadActorId } from '../../machines/actor-i
 import { imageBuildMachine } from '../../machines/image-build.machine.js';
 import { imageUploadMachine } from '../../machines/image-upload.machine.js';
 import { nodeMachine } from '../../machines/node.machine.js';
-import { statePathOf } from '../../machines/state-value.js';
-import { liveActors } from './actor-tree.js';
+import { liveActor, liveActors } from './actor-tree.js';
 import { json, text, type Reply } from './reply.js';
 import { stateChart } from './state-chart.js';
 
@@ -60,7 +59,8 @@ interface StateChangeMessage {
 export class InspectorApi {
   private readonly clients = new Set<ServerResponse>();
   private subscription: Subscription | undefined;
-  private readonly sent = new Map<string, string>();
+  /** The states the clients were last sent. */
+  private readonly sent = new ActorStates();
   private pending = new Map<string, StateChangeMessage>();
   private batchTimer: NodeJS.Timeout | undefined;
   private keepalive: NodeJS.Timeout | undefined;
@@ -116,7 +116,7 @@ export class InspectorApi {
   private async actor(given: string): Promise<Reply> {
     const id = /^\d+$/.test(given) ? nodeActorId(Number(given)) : given;
     const now = this.daemon.now();
-    const live = liveActors(this.daemon.roots()).find((a) => a.id === id);
+    const live = liveActor(this.daemon.roots(), id);
     const stored = await loadActor(this.daemon.db, id, now);
     if (!live && !stored) return { ...json(JSON.stringify({ error: `no actor ${id}` })), status: 404 };
     const snapshot = live ? (live.actor.getSnapshot() as { context?: unknown }) : undefined;
@@ -167,7 +167,7 @@ export class InspectorApi {
   private listen(): void {
     if (this.subscription) return;
     this.sent.clear();
-    for (const actor of liveActors(this.daemon.roots())) this.sent.set(actor.id, actor.state);
+    for (const actor of liveActors(this.daemon.roots())) this.sent.know(actor.id, actor.state);
     this.subscription = this.daemon.inspection.subscribe((event) => this.note(event));
     this.keepalive = setInterval(() => {
       for (const client of this.clients) client.write(': keepalive\n\n');
@@ -185,17 +185,9 @@ export class InspectorApi {
   }
 
   private note(event: InspectionEvent): void {
-    if (event.type !== '@xstate.snapshot') return;
-    const snapshot = event.snapshot as { status?: string; value?: unknown; context?: unknown };
-    if (snapshot.status !== 'active' && snapshot.status !== 'done') return;
-    const actor = event.actorRef as AnyActorRef;
-    const machine = machineNameOf(actor, snapshot);
-    if (!machine) return;
-    const state = snapshot.status === 'done' ? 'removed' : statePathOf(snapshot.value);
-    if (this.sent.get(actor.id) === state) return;
-    if (state === 'removed') this.sent.delete(actor.id);
-    else this.sent.set(actor.id, state);
-    this.pending.set(actor.id, { id: actor.id, machine, state });
+    const change = this.sent.change(event);
+    if (!change) return;
+    this.pending.set(change.actorId, { id: change.actorId, machine: change.machine, state: change.to });
     this.batchTimer ??= setTimeout(() => this.flush(), EVENTS_BATCH_MS);
   }
 

@@ -57,4 +57,15 @@ describeEachBackend('actor transitions', (backend) => {
     expect(await db.transitions.listFor('pool')).toHaveLength(1);
     expect(await db.transitions.count()).toBe(12);
   });
+
+  it('finds the newest transition of the roots and the providers', async () => {
+    await db.transitions.appendMany([
+      step('pool', 1, 'providers, allocation.idle'), step('pool', 2, 'providers, allocation.allocating'),
+      step('provider-a', 3, 'nodes, listing.idle'), step('node-1', 4, 'ready'), step('builder', 5, 'supervision'),
+    ]);
+    const found = await db.transitions.latestMatching(['pool', 'builder'], ['provider-']);
+    expect(found.map((t) => [t.actorId, t.to]).sort()).toEqual([
+      ['builder', 'supervision'], ['pool', 'providers, allocation.allocating'], ['provider-a', 'nodes, listing.idle'],
+    ]);
+  });
 });

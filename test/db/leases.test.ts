@@ -31,6 +31,15 @@ describeEachBackend('leases', (backend) => {
     expect(await db.leases.holder('build-trusty', 5_000)).toEqual({ name: 'build-trusty', owner: winners[0], expiresAt: 65_000 });
   });
 
+  it('lists the leases held now under a prefix, not lapsed ones or others', async () => {
+    await db.leases.tryAcquire('image-build-1', 'nb01', 60_000, 1_000);
+    await db.leases.tryAcquire('image-upload-2', 'nb02', 60_000, 1_000);
+    await db.leases.tryAcquire('image-upload-3', 'nb02', 10, 1_000);
+    await db.leases.tryAcquire('nodepoold', 'np', 60_000, 1_000);
+    const held = await db.leases.heldWithPrefix('image-', 2_000);
+    expect(held.map((l) => [l.name, l.owner]).sort()).toEqual([['image-build-1', 'nb01'], ['image-upload-2', 'nb02']]);
+  });
+
   it('a lease is held until it expires, then another process may take it over', async () => {
     expect(await db.leases.tryAcquire('build-trusty', 'nb01', 1_000, 10_000)).toBe(true);
     expect(await db.leases.tryAcquire('build-trusty', 'nb02', 1_000, 10_999)).toBe(false);
