@@ -42,6 +42,13 @@ export class ActorSnapshotRepository {
     return row ? fromRow(row) : undefined;
   }
 
+  /** The snapshots of these actors that exist (a provider's nodes, when a nodepoold takes the provider over). */
+  async getMany(actorIds: readonly string[]): Promise<ActorSnapshotRecord[]> {
+    const records: ActorSnapshotRecord[] = [];
+    for (const chunk of chunks(actorIds)) records.push(...((await this.db(TABLE).whereIn('actor_id', chunk)) as Row[]).map(fromRow));
+    return records;
+  }
+
   /** Ordered by actor id. */
   async listByKind(kind: string): Promise<ActorSnapshotRecord[]> {
     const rows = (await this.db(TABLE).where('kind', kind).orderBy('actor_id')) as Row[];

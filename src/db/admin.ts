@@ -51,8 +51,11 @@ export async function dropMysqlDatabase(serverUri: string, name: string): Promis
   await withServer(serverUri, (knex) => knex.raw('DROP DATABASE IF EXISTS ??', [name]));
 }
 
-/** The URI of database `name` on the server of `serverUri` (credentials kept). */
+/** The URI of database `name` on the server (or servers) of `serverUri` (credentials kept). */
 export function withDatabaseName(serverUri: string, name: string): string {
+  // Several servers (h1:p1,h2:p2/...): not a WHATWG URL; the path follows the host list.
+  const several = /^([a-z][a-z0-9+.-]*:\/\/(?:.*@)?[^/?#@]*,[^/?#@]*)(?:[/?#].*)?$/i.exec(serverUri);
+  if (several?.[1]) return `${several[1]}/${encodeURIComponent(name)}`;
   const url = new URL(serverUri);
   url.pathname = `/${name}`;
   url.search = '';

@@ -9,14 +9,15 @@
  */
 import type { Knex } from 'knex';
 import type { ChangeRecord } from './records.js';
-import { type Clock, type Row, num, str } from './rows.js';
+import { chunks } from './table.js';
+import { type Clock, type Row, num, str, strOrNull } from './rows.js';
 
 const TABLE = 'change';
 
 export type ChangeKind = ChangeRecord['kind'];
 
 function fromRow(r: Row): ChangeRecord {
-  return { id: num(r.id), kind: str(r.kind) as ChangeKind, recordId: num(r.record_id), action: str(r.action), at: num(r.at) };
+  return { id: num(r.id), kind: str(r.kind) as ChangeKind, recordId: num(r.record_id), action: str(r.action), at: num(r.at), detail: strOrNull(r.detail) };
 }
 
 export class ChangeRepository {
@@ -25,10 +26,16 @@ export class ChangeRepository {
     private readonly now: Clock,
   ) {}
 
-  async append(kind: ChangeKind, recordId: number, action: string): Promise<ChangeRecord> {
+  async append(kind: ChangeKind, recordId: number, action: string, detail: string | null = null): Promise<ChangeRecord> {
     const at = this.now();
-    const [id] = (await this.db(TABLE).insert({ kind, record_id: recordId, action, at })) as unknown[];
-    return { id: num(id), kind, recordId, action, at };
+    const [id] = (await this.db(TABLE).insert({ kind, record_id: recordId, action, at, ...(detail !== null && { detail }) })) as unknown[];
+    return { id: num(id), kind, recordId, action, at, detail };
+  }
+
+  /** Many changes in one statement (the launches an allocation made for providers other daemons drive). */
+  async appendMany(changes: readonly { kind: ChangeKind; recordId: number; action: string }[]): Promise<void> {
+    const at = this.now();
+    for (const chunk of chunks(changes, 200)) await this.db(TABLE).insert(chunk.map((c) => ({ kind: c.kind, record_id: c.recordId, action: c.action, at })));
   }
 
   /** Changes with id > lastId, oldest first, at most `limit`. */

@@ -20,5 +20,6 @@ export type { ActorSnapshotRepository } from './actor-snapshots.js';
 export type { ActorTransition, ActorTransitionRepository, StoredTransition } from './actor-transitions.js';
 export type { LeaseRepository } from './leases.js';
 export type { ChangeKind, ChangeRepository } from './changes.js';
+export type { DaemonRepository } from './daemons.js';
 export { pingMysqlServer, createMysqlDatabase, dropMysqlDatabase, withDatabaseName } from './admin.js';
 export { chunks } from './table.js';

@@ -113,6 +113,22 @@ export interface LeaseRecord {
   expiresAt: number;
 }
 
+/** A nodepoold sharing the database (src/db/daemons.ts). */
+export interface DaemonRecord {
+  /** Its lease owner name, `nodepoold:<host>:<pid>`. */
+  name: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  renewedAt: number;
+  /** Taken for dead from then on, unless renewed. */
+  expiresAt: number;
+  /** Giving its providers away (`--drain`, `nodepool daemon-drain`). */
+  draining: boolean;
+  /** Its status web server's address, when it runs one. */
+  web: string | null;
+}
+
 /**
  * A change made by a command (hold, delete, image-build, ...), appended in the
  * same transaction as the change itself, so a daemon polling `id > last seen`
@@ -120,8 +136,10 @@ export interface LeaseRecord {
  */
 export interface ChangeRecord {
   id: number;
-  kind: 'node' | 'job' | 'build' | 'upload' | 'build-request';
+  kind: 'node' | 'subnode' | 'job' | 'build' | 'upload' | 'build-request';
   recordId: number;
   action: string;
   at: number;
+  /** What the change carries beyond its action (a forwarded job event, as JSON); null for most. */
+  detail?: string | null;
 }

@@ -4,6 +4,7 @@ import { ActorSnapshotRepository } from './actor-snapshots.js';
 import { ActorTransitionRepository } from './actor-transitions.js';
 import { BuildRequestRepository } from './build-requests.js';
 import { ChangeRepository } from './changes.js';
+import { DaemonRepository } from './daemons.js';
 import { ImageBuildRepository } from './image-builds.js';
 import { ImageUploadRepository } from './image-uploads.js';
 import { JobRepository } from './jobs.js';
@@ -23,6 +24,7 @@ export interface Repositories {
   transitions: ActorTransitionRepository;
   leases: LeaseRepository;
   changes: ChangeRepository;
+  daemons: DaemonRepository;
 }
 
 export function createRepositories(db: Knex | Knex.Transaction, now: Clock): Repositories {
@@ -37,5 +39,6 @@ export function createRepositories(db: Knex | Knex.Transaction, now: Clock): Rep
     transitions: new ActorTransitionRepository(db, now),
     leases: new LeaseRepository(db, now),
     changes: new ChangeRepository(db, now),
+    daemons: new DaemonRepository(db, now),
   };
 }

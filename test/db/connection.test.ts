@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DatabaseUnavailable, InvalidDbUri, UnknownDbScheme, openDatabase, parseDbTarget, parseDbUri, redactUri } from '../../src/db/index.js';
+import { DatabaseUnavailable, InvalidDbUri, UnknownDbScheme, openDatabase, parseDbTarget, parseDbUri, redactUri, withDatabaseName } from '../../src/db/index.js';
 import { createTempSqliteUri } from '../support/databases.js';
 
 describe('database URIs', () => {
@@ -32,6 +32,7 @@ describe('database URIs', () => {
       backend: 'mysql',
       host: 'db.example.org',
       port: 3307,
+      hosts: [{ host: 'db.example.org', port: 3307 }],
       user: 'node@pool',
       password: 'p/ss:w0rd',
       database: 'nodepool',
@@ -43,6 +44,7 @@ describe('database URIs', () => {
       backend: 'mysql',
       host: 'localhost',
       port: 3306,
+      hosts: [{ host: 'localhost', port: 3306 }],
       user: 'nodepool',
       password: '',
       database: 'nodepool',
@@ -53,6 +55,49 @@ describe('database URIs', () => {
     const config = parseDbUri('mysql://u:p@h/d');
     expect(config.client).toBe('mysql2');
     expect(config.connection).toMatchObject({ supportBigNumbers: true, bigNumberStrings: false, database: 'd', charset: 'utf8mb4' });
+  });
+
+  it('mysql:// with several servers (a Galera cluster) lists them all, the first as host and port', () => {
+    expect(parseDbTarget('mysql://nodepool:s%40cret@db1:3311,db2:3312,10.0.0.3,[fd00::4]:3314/nodepool')).toEqual({
+      backend: 'mysql',
+      host: 'db1',
+      port: 3311,
+      hosts: [
+        { host: 'db1', port: 3311 },
+        { host: 'db2', port: 3312 },
+        { host: '10.0.0.3', port: 3306 },
+        { host: 'fd00::4', port: 3314 },
+      ],
+      user: 'nodepool',
+      password: 's@cret',
+      database: 'nodepool',
+    });
+    expect(parseDbTarget('mysql+pymysql://np@h1,h2/np?charset=utf8')).toMatchObject({ hosts: [{ host: 'h1', port: 3306 }, { host: 'h2', port: 3306 }], database: 'np' });
+  });
+
+  it('a URI with several servers hides its password and connects through a provider', () => {
+    const uri = 'mysql://nodepool:hunter2@db1:3311,db2:3312,db3:3313/nodepool';
+    expect(redactUri(uri)).toBe('mysql://nodepool:***@db1:3311,db2:3312,db3:3313/nodepool');
+    expect(typeof parseDbUri(uri).connection).toBe('function');
+    expect(withDatabaseName('mysql://root@db1:3311,db2:3312/', 'nodepool_x')).toBe('mysql://root@db1:3311,db2:3312/nodepool_x');
+    expect(withDatabaseName('mysql://root:pw@db1:3311,db2:3312/old?charset=utf8', 'new')).toBe('mysql://root:pw@db1:3311,db2:3312/new');
+  });
+
+  it('a malformed host list is an InvalidDbUri naming the bad entry, without the password', () => {
+    const error = (uri: string) => {
+      try {
+        parseDbTarget(uri);
+      } catch (err) {
+        return err;
+      }
+      throw new Error(`${uri} was accepted`);
+    };
+    expect(error('mysql://np:hunter2@db1:3311,,db3:3313/np')).toBeInstanceOf(InvalidDbUri);
+    expect(String(error('mysql://np:hunter2@db1:3311,,db3:3313/np'))).toMatch(/mysql:\/\/np:\*\*\*@db1:3311,,db3:3313\/np: an empty host \(server 2 of the list/);
+    expect(String(error('mysql://np:hunter2@db1:3311,db2:port/np'))).toMatch(/'db2:port' is not host or host:port \(server 2/);
+    expect(String(error('mysql://np:hunter2@db1:3311,db2:99999/np'))).toMatch(/'db2:99999'/);
+    expect(String(error('mysql://np:hunter2@db1,/np'))).toMatch(/an empty host/);
+    for (const uri of ['mysql://np:hunter2@db1:3311,,db3:3313/np', 'mysql://np:hunter2@db1:3311,db2:port/np']) expect(String(error(uri))).not.toContain('hunter2');
   });
 
   it('an unknown scheme is an error naming it and the accepted ones', () => {

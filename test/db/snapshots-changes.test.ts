@@ -58,7 +58,7 @@ describeEachBackend('actor snapshots and the change log', (backend) => {
     const hold = await db.changes.append('node', 12, 'hold');
     const del = await db.changes.append('node', 13, 'delete');
     const build = await db.changes.append('build-request', 1, 'create');
-    expect(hold).toEqual({ id: hold.id, kind: 'node', recordId: 12, action: 'hold', at: 3_000_000 });
+    expect(hold).toEqual({ id: hold.id, kind: 'node', recordId: 12, action: 'hold', at: 3_000_000, detail: null });
     expect(await db.changes.latestId()).toBe(build.id);
     expect(await db.changes.since(0)).toEqual([hold, del, build]);
     expect(await db.changes.since(hold.id)).toEqual([del, build]);

@@ -7,6 +7,7 @@ import * as initial from './001-initial.js';
 import * as buildWithdrawn from './002-build-withdrawn.js';
 import * as nodeJob from './003-node-job.js';
 import * as actorTransition from './004-actor-transition.js';
+import * as daemon from './005-daemon.js';
 
 interface Migration {
   name: string;
@@ -20,6 +21,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '002-build-withdrawn', ...buildWithdrawn },
   { name: '003-node-job', ...nodeJob },
   { name: '004-actor-transition', ...actorTransition },
+  { name: '005-daemon', ...daemon },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
