@@ -29,7 +29,18 @@ export function crossCheck(input: CrossCheckInput): ConfigProblem[] {
   config.providers.forEach((p, i) => checkProviderImages(p, i, config, report));
   config.providers.forEach((p, i) => checkCredentials(p, i, input.clouds, report));
   checkCiSimulator(config, report);
+  checkProviderLease(config, report);
   return report.problems;
+}
+
+/** A lease renewed less than twice within its time lapses at the first slow beat, and its providers move for nothing. */
+function checkProviderLease(config: NodepoolConfig, report: Reporter): void {
+  if (config.providerLeaseRenewSeconds * 2 > config.providerLeaseSeconds) {
+    report(
+      ['provider-lease-renew-seconds'],
+      `provider-lease-renew-seconds (${config.providerLeaseRenewSeconds}) must be at most half of provider-lease-seconds (${config.providerLeaseSeconds})`,
+    );
+  }
 }
 
 interface Reporter {

@@ -9,6 +9,8 @@ export const DEFAULTS = {
   gearmanPort: 4730,
   gearmanPollInterval: 10,
   actorHistoryHours: 24,
+  providerLeaseSeconds: 20,
+  providerLeaseRenewSeconds: 5,
   zookeeperPort: 2181,
   webapp: { listen: '127.0.0.1', port: 8005 },
   label: { minReady: 2, subnodes: 0 },

@@ -26,7 +26,7 @@ import type { CronConfig, DiskImage, Label, NodepoolConfig, Provider, ProviderIm
 export type ProviderAspect = 'driver' | 'limits' | 'nodes' | 'images' | 'fake';
 
 /** The top-level keys that are not sections of named entries. */
-export type TopLevelSetting = 'elementsDir' | 'imagesDir' | 'dburi' | 'zmqPublishers' | 'gearmanServers' | 'gearmanPollIntervalS' | 'actorHistoryHours' | 'webapp' | 'ciSimulator';
+export type TopLevelSetting = 'elementsDir' | 'imagesDir' | 'dburi' | 'zmqPublishers' | 'gearmanServers' | 'gearmanPollIntervalS' | 'actorHistoryHours' | 'providerLeaseSeconds' | 'providerLeaseRenewSeconds' | 'webapp' | 'ciSimulator';
 
 /** Field names of T other than its name. */
 type Field<T> = Exclude<keyof T, 'name'>;
@@ -88,7 +88,7 @@ const IMAGE_FIELDS: FieldTable<ProviderImage> = {
 const CRON_FIELDS: readonly (keyof CronConfig)[] = ['cleanup', 'check'];
 const SETTINGS: { readonly [K in TopLevelSetting]-?: true } = {
   elementsDir: true, imagesDir: true, dburi: true, zmqPublishers: true, gearmanServers: true, gearmanPollIntervalS: true, webapp: true,
-  ciSimulator: true, actorHistoryHours: true,
+  ciSimulator: true, actorHistoryHours: true, providerLeaseSeconds: true, providerLeaseRenewSeconds: true,
 };
 
 /**

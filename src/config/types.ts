@@ -16,6 +16,10 @@ export interface NodepoolConfig {
   gearmanPollIntervalS: number;
   /** ext: how long a removed actor's transitions are kept (docs/inspection.md). */
   actorHistoryHours: number;
+  /** ext: how long a nodepoold's provider leases last unrenewed: a dead daemon's providers move after this (docs/scaling.md). */
+  providerLeaseSeconds: number;
+  /** ext: how often a nodepoold renews them. */
+  providerLeaseRenewSeconds: number;
   labels: Label[];
   providers: Provider[];
   targets: Target[];

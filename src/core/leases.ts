@@ -18,8 +18,23 @@ export function nodeDeleteLease(nodeId: number): string {
   return `node-delete-${nodeId}`;
 }
 
-/** Held by the one nodepoold that drives a database's nodes (src/nodepoold/database-lease.ts). */
-export const DATABASE_LEASE = 'nodepoold';
+/**
+ * Held by the one nodepoold that drives a provider's nodes
+ * (src/nodepoold/provider-ownership.ts): `provider:<name>`.
+ */
+export const PROVIDER_LEASE_PREFIX = 'provider:';
+
+export function providerLease(provider: string): string {
+  return `${PROVIDER_LEASE_PREFIX}${provider}`;
+}
+
+/** The provider a `provider:<name>` lease is for. */
+export function providerOfLease(lease: string): string | undefined {
+  return lease.startsWith(PROVIDER_LEASE_PREFIX) ? lease.slice(PROVIDER_LEASE_PREFIX.length) : undefined;
+}
+
+/** Held by the one nodepoold that runs the allocation over the whole pool. */
+export const ALLOCATION_LEASE = 'nodepoold-allocation';
 
 /** Only the holder of this lease plans builds and uploads; every builder then claims work. */
 export const PLANNER_LEASE = 'builder-planner';
@@ -30,6 +45,23 @@ export const imageWorkLease = (actorId: string) => `image-${actorId}`;
 /** This process as a lease owner: `<program>:<host>:<pid>`. */
 export function leaseOwner(program: string): string {
   return `${program}:${hostname()}:${process.pid}`;
+}
+
+/** A nodepoold's name in the daemon table and as a lease owner: `nodepoold:<host>:<pid>`. */
+export function daemonName(): string {
+  return leaseOwner('nodepoold');
+}
+
+/** A daemon name's host and pid. */
+export function parseDaemonName(name: string): { host: string; pid: number } | undefined {
+  const match = /^nodepoold:(.+):(\d+)$/.exec(name);
+  return match ? { host: match[1] as string, pid: Number(match[2]) } : undefined;
+}
+
+/** How a daemon is shown to people (the Manager column, `provider-list`): `host:pid`. */
+export function daemonLabel(name: string): string {
+  const parsed = parseDaemonName(name);
+  return parsed ? `${parsed.host}:${parsed.pid}` : name;
 }
 
 /**

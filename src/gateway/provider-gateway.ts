@@ -52,6 +52,9 @@ export interface CloudCall {
   tookMs: number;
 }
 
+/** The calls that touch a provider's servers: only the nodepoold that holds the provider's lease makes them. */
+const SERVER_OPERATIONS: ReadonlySet<CloudOperation> = new Set<CloudOperation>(['listServers', 'createServer', 'deleteServer', 'getQuota', 'listFloatingIps', 'deleteFloatingIp']);
+
 export interface GatewayDeps {
   clock: Clock;
   log: Logger;
@@ -99,6 +102,10 @@ export class ProviderGateway {
   private quota: { at: number; headroom: number } | undefined;
   private isRetired = false;
   private closed = false;
+  /** Whether this process drives the provider's servers now; unset: always (one nodepoold, the builder, the commands). */
+  private serverCallsAllowed: (() => boolean) | undefined;
+  private serverCallsInFlight = 0;
+  private serverCallsIdle: (() => void)[] = [];
 
   /** Throws the driver's DriverError when the provider's settings cannot make one. */
   constructor(
@@ -139,9 +146,30 @@ export class ProviderGateway {
     return this.callIn(this.queue, operation, call);
   }
 
+  /**
+   * Several nodepoold share a database: only the one holding the provider's
+   * lease may call its servers' operations. A call whose turn comes when
+   * `allowed` says no is refused without reaching the cloud (it was asked
+   * for before the lease went); the builder's image calls are not fenced.
+   */
+  fenceServerCalls(allowed: () => boolean): void {
+    this.serverCallsAllowed = allowed;
+  }
+
+  /** Resolves once no server call is under way (a provider handed to another nodepoold waits for its last create or delete). */
+  serverCallsSettled(): Promise<void> {
+    if (this.serverCallsInFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.serverCallsIdle.push(resolve));
+  }
+
   private callIn<T>(queue: RateQueue, operation: CloudOperation, call: (driver: ProviderDriver) => Promise<T>): Promise<T> {
     const asked = this.deps.clock.now();
+    const serverCall = SERVER_OPERATIONS.has(operation);
     return queue.run(operation, async () => {
+      if (serverCall && this.serverCallsAllowed?.() === false) {
+        throw new DriverError('unavailable', `provider ${this.name} is driven by another nodepoold now; ${operation} not called`, { provider: this.name });
+      }
+      if (serverCall) this.serverCallsInFlight += 1;
       const driver = this.driver;
       const started = this.deps.clock.now();
       this.inFlight.set(driver, (this.inFlight.get(driver) ?? 0) + 1);
@@ -152,6 +180,7 @@ export class ProviderGateway {
         errorKind = err instanceof DriverError ? err.kind : 'other';
         throw err;
       } finally {
+        if (serverCall) this.serverCallEnded();
         this.callEnded(driver);
         const ended = this.deps.clock.now();
         this.deps.calls.next({
@@ -335,6 +364,12 @@ export class ProviderGateway {
     this.flavors = undefined;
     this.images = undefined;
     this.quota = undefined;
+  }
+
+  private serverCallEnded(): void {
+    this.serverCallsInFlight -= 1;
+    if (this.serverCallsInFlight > 0) return;
+    for (const resolve of this.serverCallsIdle.splice(0)) resolve();
   }
 
   private callEnded(driver: ProviderDriver): void {

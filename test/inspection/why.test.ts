@@ -128,6 +128,8 @@ function config(labels: Label[], providers: Provider[]): NodepoolConfig {
     gearmanServers: [],
     gearmanPollIntervalS: 10,
     actorHistoryHours: 24,
+    providerLeaseSeconds: 20,
+    providerLeaseRenewSeconds: 5,
     labels,
     providers,
     targets: [{ name: 'jenkins1', hostname: '{label.name}-{provider.name}-{node_id}', subnodeHostname: 'sub-{subnode_id}', rate: 1, assignViaGearman: false }],

@@ -53,6 +53,8 @@ async function world(options: WorldOptions = {}) {
     gearmanServers: [],
     gearmanPollIntervalS: 10,
     actorHistoryHours: 24,
+    providerLeaseSeconds: 20,
+    providerLeaseRenewSeconds: 5,
     labels: [{ name: 'small', image: 'debian', minReady: 1, subnodes: 0, providers: [{ name: 'east' }] }],
     providers: [provider],
     targets: [],
