@@ -61,6 +61,12 @@ export type PoolEvent =
   | { type: 'launches'; launches: Launch[] }
   /** A change that may change what to launch (a node left, config changed, demand moved). */
   | { type: 'allocation.wanted' }
+  /**
+   * Another nodepoold drives the provider from now on (docs/scaling.md): its
+   * actor and its nodes' stop here, as they would with the process, and
+   * resume there from their saved snapshots.
+   */
+  | { type: 'provider.release'; provider: string }
   | { type: 'stop' };
 
 /** Launches grouped by their provider, each group without the provider's name. */
@@ -169,6 +175,15 @@ export const poolMachine = setup({
     },
     launches: { actions: { type: 'dispatchLaunches', params: ({ event }) => ({ launches: event.launches }) } },
     'allocation.wanted': { actions: assign({ allocationWanted: true }) },
+    'provider.release': {
+      actions: [
+        enqueueActions(({ enqueue, event, self }) => {
+          const id = providerActorId(event.provider);
+          if (self.getSnapshot().children[id]) enqueue(stopChild(id));
+        }),
+        assign({ providers: ({ context, event }) => context.providers.filter((p) => p.name !== event.provider) }),
+      ],
+    },
     stop: { actions: assign({ stopping: true }) },
   },
   states: {

@@ -25,6 +25,17 @@ export async function loadSavedActors(db: Database, kinds: readonly PersistedKin
   return saved;
 }
 
+/** The saved snapshots of these actors that can be resumed (the nodes of a provider this nodepoold takes over). */
+export async function loadSavedActorsOf(db: Database, kinds: readonly PersistedKind[], actorIds: readonly string[], log: Logger): Promise<Map<string, unknown>> {
+  const saved = new Map<string, unknown>();
+  for (const record of await db.snapshots.getMany(actorIds)) {
+    const kind = kinds.find((k) => k.owns(record.actorId));
+    const snapshot = kind && resumableSnapshot(kind, record.actorId, record.snapshot, log);
+    if (snapshot !== undefined) saved.set(record.actorId, snapshot);
+  }
+  return saved;
+}
+
 /** One actor's saved snapshot, if it has one that can be resumed (a builder resumes what it claims). */
 export async function loadSavedActor(db: Database, kinds: readonly PersistedKind[], actorId: string, log: Logger): Promise<unknown> {
   const kind = kinds.find((k) => k.owns(actorId));

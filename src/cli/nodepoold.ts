@@ -2,7 +2,6 @@ import './heap-growth.js';
 import { ActorHost } from '../actors/host.js';
 import { ImageBuilder, tuningFromEnv } from '../builder/index.js';
 import { systemClock } from '../core/clock.js';
-import { DatabaseLease } from '../nodepoold/database-lease.js';
 import { Nodepoold } from '../nodepoold/nodepoold.js';
 import { nodepooldTuningFromEnv } from '../nodepoold/tuning.js';
 import { inProcessCiSimulator } from '../tools/ci-simulator/index.js';
@@ -27,17 +26,16 @@ const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
     argv,
     // Work in flight is persisted and resumes at the next start.
     stopTimeoutMs: 10_000,
-    checkStart: ({ db, logging }) => new DatabaseLease({ leases: db.leases, clock: systemClock, log: logging.get('nodepool.NodePool') }).check(),
     host: ({ config, db, logging, secure }, metrics) => {
       const host = new ActorHost({ configFile: options.c, config, db, logging });
-      // Another nodepoold took the database over (this one was taken for dead): stop as on SIGTERM.
-      const databaseLease = { onLost: () => process.kill(process.pid, 'SIGTERM') };
       // The CI simulator of the ci-simulator section, unless --no-ci-simulator: its queue and job events go straight to nodepoold.
       const ci = options.ciSimulator
         ? inProcessCiSimulator({ config, currentConfig: () => host.config, db, clock: systemClock, log: logging.get('nodepool.CiSimulator') })
         : undefined;
       nodepoold = new Nodepoold(host, {
-        launches: options.launches, deletes: options.deletes, ...nodepooldTuning, databaseLease,
+        launches: options.launches, deletes: options.deletes, ...nodepooldTuning,
+        // Where `nodepool daemon-list` says this daemon's status pages are.
+        ...(options.webapp && { ownership: { web: () => `http://${config.webapp.listen}:${config.webapp.port}/` } }),
         ...(secure && { secureJenkins: secure.jenkins }),
         ...(ci && { ci: ci.sources }),
         metrics,

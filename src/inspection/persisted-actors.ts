@@ -6,11 +6,11 @@
  * that owns it (the lease holder). The roots and the providers have no
  * snapshot; they are known by their history alone.
  */
-import { DATABASE_LEASE, imageWorkLease } from '../core/leases.js';
+import { ALLOCATION_LEASE, PROVIDER_LEASE_PREFIX, imageWorkLease, providerOfLease } from '../core/leases.js';
 import type { Database, StoredTransition } from '../db/index.js';
 import type { ImageBuildRecord, ImageUploadRecord, NodeRecord, SubnodeRecord } from '../db/records.js';
 import {
-  BUILDER_ACTOR_ID, POOL_ACTOR_ID, compareActorIds, isDaemonLongActor, nodeActorId, parseActorId, providerActorId,
+  BUILDER_ACTOR_ID, POOL_ACTOR_ID, compareActorIds, isDaemonLongActor, nodeActorId, parseActorId, providerActorId, providerNameOf,
 } from '../../machines/actor-ids.js';
 import { statePathOf as statePath } from '../../machines/state-value.js';
 
@@ -32,6 +32,8 @@ export interface ActorSummary {
   since: number;
   /** The process that drives it now, when one holds its lease. */
   owner?: string;
+  /** A node's or sub-node's provider, as its snapshot says: the nodepoold driving the provider drives it. */
+  provider?: string;
 }
 
 export interface ActorDetail extends ActorSummary {
@@ -46,7 +48,9 @@ export async function listActors(db: Database, now: number): Promise<ActorSummar
   const summaries: ActorSummary[] = [];
   for (const [kind, machine] of Object.entries(SNAPSHOT_MACHINES)) {
     for (const saved of await db.snapshots.listByKind(kind)) {
-      summaries.push({ actorId: saved.actorId, machine, state: statePath((saved.snapshot as { value?: unknown }).value), since: saved.updatedAt });
+      const snapshot = saved.snapshot as { value?: unknown; context?: { provider?: unknown } };
+      const provider = typeof snapshot.context?.provider === 'string' ? snapshot.context.provider : undefined;
+      summaries.push({ actorId: saved.actorId, machine, state: statePath(snapshot.value), since: saved.updatedAt, ...(provider !== undefined && { provider }) });
     }
   }
   const latest = await db.transitions.latestOf(summaries.map((s) => s.actorId));
@@ -73,10 +77,11 @@ export async function loadActor(db: Database, id: string, now: number): Promise<
   if (saved) {
     const machine = SNAPSHOT_MACHINES[saved.kind];
     if (!machine) return undefined;
-    const snapshot = saved.snapshot as { value?: unknown; context?: unknown };
+    const snapshot = saved.snapshot as { value?: unknown; context?: { provider?: unknown } };
     const state = statePath(snapshot.value);
     const newest = history.at(-1);
-    detail = { actorId, machine, state, since: newest?.to === state ? newest.at : saved.updatedAt, context: snapshot.context, history };
+    const provider = typeof snapshot.context?.provider === 'string' ? snapshot.context.provider : undefined;
+    detail = { actorId, machine, state, since: newest?.to === state ? newest.at : saved.updatedAt, context: snapshot.context, history, ...(provider !== undefined && { provider }) };
   } else {
     const newest = history.at(-1);
     // A removed actor, or a root or provider: what its history says.
@@ -116,18 +121,26 @@ function machineOfRecord(actorId: string): ActorMachine {
 }
 
 /**
- * Who drives each actor: the nodepoold holding the database's lease for
- * nodes, providers and the pool; the builder holding a build's or upload's
- * work lease for it. Expired leases name no one.
+ * Who drives each actor: the nodepoold holding the provider's lease for a
+ * provider and its nodes (docs/scaling.md), the one holding the allocation's
+ * for the pool; the builder holding a build's or upload's work lease for it.
+ * Expired leases name no one.
  */
 async function addOwners(db: Database, actors: ActorSummary[], now: number): Promise<void> {
-  const nodepoold = await db.leases.holder(DATABASE_LEASE, now);
+  const providerOwners = new Map<string, string>();
+  for (const lease of await db.leases.heldWithPrefix(PROVIDER_LEASE_PREFIX, now)) providerOwners.set(providerOfLease(lease.name) as string, lease.owner);
+  const allocator = (await db.leases.holder(ALLOCATION_LEASE, now))?.owner;
+  const nodepooldOf = (actor: ActorSummary): string | undefined => {
+    if (actor.machine === 'pool') return allocator;
+    const provider = actor.machine === 'provider' ? providerNameOf(actor.actorId) : actor.provider;
+    return provider === undefined ? undefined : providerOwners.get(provider);
+  };
   const imageLeases = new Map<string, string>();
   if (actors.some((a) => a.machine === 'build' || a.machine === 'upload')) {
     for (const lease of await db.leases.heldWithPrefix(imageWorkLease(''), now)) imageLeases.set(lease.name, lease.owner);
   }
   for (const actor of actors) {
-    const owner = actor.machine === 'build' || actor.machine === 'upload' ? imageLeases.get(imageWorkLease(actor.actorId)) : actor.machine === 'builder' ? undefined : nodepoold?.owner;
+    const owner = actor.machine === 'build' || actor.machine === 'upload' ? imageLeases.get(imageWorkLease(actor.actorId)) : actor.machine === 'builder' ? undefined : nodepooldOf(actor);
     if (owner !== undefined) actor.owner = owner;
   }
 }

@@ -17,6 +17,12 @@ import type { NodeEvent } from '../../machines/node.machine.js';
 
 /** A hold decided here stays counted this long at most while its row does not say so yet. */
 const PENDING_HOLD_MS = 5 * 60_000;
+/**
+ * The same event seen again within this time is dropped: with several
+ * nodepoold (docs/scaling.md) the owner of a node's provider hears an event
+ * from the publisher and once more from each daemon that forwards it.
+ */
+const REPEAT_WINDOW_MS = 10 * 60_000;
 
 export interface JobEventRouterDeps {
   db: Database;
@@ -27,11 +33,17 @@ export interface JobEventRouterDeps {
   toNode: (node: Pick<NodeRecord, 'id' | 'provider'>, event: NodeEvent) => void;
   /** A job that succeeded on a node in use: 0.4's job runtime metrics. */
   jobSucceeded?: (job: JobSucceeded) => void;
+  /** Whether this process drives the provider; default all. */
+  drives?: (provider: string) => boolean;
+  /** Passes an event for a node of a provider another nodepoold drives to that daemon (the change log). */
+  forward?: (node: Pick<NodeRecord, 'id' | 'provider'>, event: JobEvent) => Promise<void>;
 }
 
 export class JobEventRouter {
   /** Holds decided but perhaps not yet written, per job: two failures finishing together must not both take the last place. */
   private readonly pendingHolds = new Map<string, Map<number, number>>();
+  /** Events handled lately, by what they say, with when. */
+  private readonly handled = new Map<string, number>();
 
   constructor(private readonly deps: JobEventRouterDeps) {}
 
@@ -42,6 +54,11 @@ export class JobEventRouter {
       this.deps.log.debug({ job: event.job, nodeName: event.nodeName }, `job event for ${event.nodeName}, which is not a node of this pool: ignored`);
       return;
     }
+    if (this.deps.drives?.(node.provider) === false) {
+      if (this.deps.forward) await this.deps.forward(node, event);
+      return;
+    }
+    if (this.seenLately(event)) return;
     const testJob = this.deps.config().targets.find((t) => t.name === node.target)?.jenkins?.testJob;
     if (event.kind === 'started') {
       // The target's acceptance test runs on a node that is not in use yet.
@@ -68,6 +85,18 @@ export class JobEventRouter {
       this.deps.log.info({ node: node.id, job: event.job, result }, `node ${node.id} is deleted after job ${event.job} (${result})`);
     }
     this.deps.toNode(node, { type: 'job.finished', job: event.job, result, ...(hold && { autoHoldComment: autoHoldComment(event.job) }) });
+  }
+
+  private seenLately(event: JobEvent): boolean {
+    const now = this.deps.now();
+    for (const [key, at] of this.handled) {
+      if (now - at <= REPEAT_WINDOW_MS) break;
+      this.handled.delete(key);
+    }
+    const key = JSON.stringify([event.kind, event.job, event.nodeName, event.status ?? null]);
+    if (this.handled.has(key)) return true;
+    this.handled.set(key, now);
+    return false;
   }
 
   /** The node, or the node of the sub-node, that a job event names. */

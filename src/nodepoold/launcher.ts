@@ -1,4 +1,3 @@
-import { hostname as hostName } from 'node:os';
 import { allocate, emptyHistory, type AllocationHistory, type NodeTally, type SubnodeDeficit, type UsableImage } from '../allocation/index.js';
 import type { NodepoolConfig } from '../config/types.js';
 import { nextTurn } from '../core/next-turn.js';
@@ -51,8 +50,16 @@ const ROWS_PER_TRANSACTION = 100;
 export interface LauncherDeps {
   db: Database;
   config: () => NodepoolConfig;
-  /** The gateways of the configured providers this process launches on. */
+  /** The gateways of the configured providers (those another nodepoold drives too: their settings and images). */
   gateways: () => ProviderGateway[];
+  /**
+   * Whether this process drives the provider (docs/scaling.md): its
+   * launches are handed out here; those of a provider another nodepoold
+   * drives reach it through the change log. Default: every provider.
+   */
+  drives?: (provider: string) => boolean;
+  /** The providers some live nodepoold drives: the only ones launched on. Default: every configured one. */
+  driven?: () => ReadonlySet<string>;
   clock: Clock;
   log: Logger;
   /** `--no-launches`. */
@@ -126,7 +133,7 @@ export class Launcher {
 
   async run(): Promise<Launch[]> {
     if (!this.deps.launchesAllowed()) return [];
-    const config = this.deps.config();
+    const config = this.launchableConfig();
     // Counts, not rows: an allocation over ten thousand nodes reads a few dozen rows of counts.
     const { db } = this.deps;
     const tally = await db.nodes.tally();
@@ -136,7 +143,8 @@ export class Launcher {
     const deficits = subnodeDeficits(building, await db.subnodes.listForNodes(building.map((r) => r.id)), config);
     const usableImages = await this.usableImages(config);
     const quotaHeadroom: Record<string, number | undefined> = {};
-    for (const gateway of this.deps.gateways()) quotaHeadroom[gateway.name] = await gateway.quotaHeadroom();
+    // Only the provider's driver asks its cloud; another nodepoold's provider is bounded by max-servers here, and by its quota there.
+    for (const gateway of this.drivenHere()) quotaHeadroom[gateway.name] = await gateway.quotaHeadroom();
     const result = allocate({
       config,
       nodes: tally,
@@ -166,12 +174,10 @@ export class Launcher {
       }
     }
     const launches: Launch[] = [];
-    // Asked once per allocation: the system call showed in the profile of a burst.
-    const manager = hostName();
     for (const group of chunks(wanted, ROWS_PER_TRANSACTION)) {
       const made = await this.writeRows(async (tx, names, out) => {
         for (const w of group) {
-          const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template, manager, names);
+          const row = await this.createRow(tx, w.label, w.provider, w.zones, w.target, w.template, names);
           out.push({ provider: w.provider, nodeId: row.id, input: nodeInputOf(row, config, this.deps.registersNodes) });
           // The allocation counted this node as 1 + subnodes servers: its sub-nodes start with it.
           for (let k = 0; k < w.subnodes; k += 1) {
@@ -181,7 +187,7 @@ export class Launcher {
         }
       });
       launches.push(...made);
-      this.deps.dispatch?.(made);
+      this.deps.dispatch?.(made.filter((l) => this.drives(l.provider)));
       // The ticks (and the first lists of the nodes just handed out) get their turn between the groups.
       await nextTurn();
     }
@@ -198,8 +204,8 @@ export class Launcher {
       }
     });
     launches.push(...subnodeLaunches);
-    this.deps.dispatch?.(subnodeLaunches);
-    for (const gateway of this.deps.gateways()) gateway.noteLaunched(launches.filter((l) => l.provider === gateway.name).length);
+    this.deps.dispatch?.(subnodeLaunches.filter((l) => this.drives(l.provider)));
+    for (const gateway of this.drivenHere()) gateway.noteLaunched(launches.filter((l) => l.provider === gateway.name).length);
     if (launches.length) {
       this.deps.log.info({ launches: launches.length }, `launching ${launches.length} node(s)`);
     } else {
@@ -207,7 +213,22 @@ export class Launcher {
       this.deps.log.debug({ nodes: counted }, `allocation: nothing to launch (${counted} node(s) counted)`);
     }
     // With a dispatcher, every launch is already on its way.
-    return this.deps.dispatch ? [] : launches;
+    return this.deps.dispatch ? [] : launches.filter((l) => this.drives(l.provider));
+  }
+
+  private drives(provider: string): boolean {
+    return this.deps.drives?.(provider) ?? true;
+  }
+
+  private drivenHere(): ProviderGateway[] {
+    return this.deps.gateways().filter((g) => this.drives(g.name));
+  }
+
+  /** The configuration with only the providers a live nodepoold drives: a dead one's wait for their new owner. */
+  private launchableConfig(): NodepoolConfig {
+    const config = this.deps.config();
+    const driven = this.deps.driven?.();
+    return driven ? { ...config, providers: config.providers.filter((p) => driven.has(p.name)) } : config;
   }
 
   /**
@@ -222,6 +243,9 @@ export class Launcher {
       await add(tx, names, out);
       await names.write(tx);
       await forgetSnapshots(tx, out);
+      // The nodepoold that drives each other provider adopts these rows when it reads the change log.
+      const elsewhere = out.filter((l) => !this.drives(l.provider));
+      await tx.changes.appendMany(elsewhere.map((l) => ({ kind: l.input.role === 'sub' ? 'subnode' : 'node', recordId: l.nodeId, action: 'launch' })));
       return out;
     });
   }
@@ -245,11 +269,11 @@ export class Launcher {
     zones: readonly string[],
     target: string,
     template: string,
-    manager: string,
     names: RowNames,
   ): Promise<NodeRecord> {
     const az = (this.deps.pickZone ?? randomZone)(zones);
-    const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager, state: 'building', createdAt: this.deps.clock.now() });
+    // No manager: the Manager column shows the nodepoold driving the provider, or the Gearman manager that took the node.
+    const row = await tx.nodes.create({ provider, label, target, az: az ?? null, manager: null, state: 'building', createdAt: this.deps.clock.now() });
     const hostname = renderTemplate(template, { label, provider, nodeId: row.id, timestamp: Math.floor(this.deps.clock.now() / 1000) });
     return names.node(row, { hostname, nodename: nodeNameOf(hostname) });
   }
@@ -260,13 +284,23 @@ export class Launcher {
     for (const gateway of this.deps.gateways()) {
       for (const image of gateway.provider.images) {
         try {
-          if (await bootImage(this.deps.db, gateway, image)) usable.push({ provider: gateway.name, image: image.name });
+          if (await this.bootable(gateway, image)) usable.push({ provider: gateway.name, image: image.name });
         } catch (err) {
           this.deps.log.warn({ err, provider: gateway.name, image: image.name }, 'cannot tell whether the image is ready');
         }
       }
     }
     return usable.filter((u) => config.providers.some((p) => p.name === u.provider));
+  }
+
+  /**
+   * Whether a node of the provider can boot the image now. Another
+   * nodepoold's provider is not asked (its cloud is called by its driver
+   * only): a ready upload, or a cloud that boots from the image's name.
+   */
+  private async bootable(gateway: ProviderGateway, image: NodepoolConfig['providers'][number]['images'][number]): Promise<boolean> {
+    if (this.drives(gateway.name)) return (await bootImage(this.deps.db, gateway, image)) !== undefined;
+    return (await this.deps.db.uploads.newestReady(image.name, gateway.name))?.externalId != null || gateway.capabilities.bootsFromImageName;
   }
 
   /** Says once (not every run) why a label gets fewer nodes than it wants. */

@@ -1,15 +1,19 @@
 /**
  * nodepoold's workload in the actor host: the pool actor with its providers
  * and nodes, the allocation that tells it what to launch, the commands'
- * changes routed to the nodes they name, and the periodic tasks. Restores
- * the nodes saved by a previous run before anything new is launched.
+ * changes routed to the nodes they name, and the periodic tasks. Several
+ * nodepoold may share a database (docs/scaling.md): each drives the
+ * providers whose leases it holds (src/nodepoold/provider-ownership.ts),
+ * restoring their nodes from their saved snapshots when it takes one and
+ * stopping them when it gives one up; one of them runs the allocation over
+ * the whole pool.
  */
-import { BehaviorSubject, filter, type Subscription } from 'rxjs';
+import { BehaviorSubject, filter, merge, Subject, type Subscription } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import type { ActorHost, StateChange, Workload, WorkloadStart } from '../actors/host.js';
 import { describeDiff } from '../config/diff.js';
 import type { NodepoolConfig, Provider, SecureConfig } from '../config/types.js';
-import { daemonLeaseOwner } from '../core/leases.js';
+import { PROVIDER_LEASE_PREFIX, daemonLeaseOwner } from '../core/leases.js';
 import type { ChangeRecord, NodeRecord, SubnodeRecord } from '../db/index.js';
 import { DriverError } from '../drivers/driver.js';
 import { listIntervalMs, type ProviderGateway } from '../gateway/index.js';
@@ -19,7 +23,9 @@ import type { ConfigUpdate } from '../streams/config-watch.js';
 import { POOL_ACTOR_ID, nodeActorId, orphanActorId, parseActorId, subnodeActorId } from '../../machines/actor-ids.js';
 import type { NodeContext } from '../../machines/node.machine.js';
 import type { Adoption, PoolInput, ProviderSettings } from '../../machines/pool.machine.js';
-import { DatabaseLease, type DatabaseLeaseOptions } from './database-lease.js';
+import { loadSavedActorsOf } from '../actors/saved-actors.js';
+import type { JobEvent } from '../events/index.js';
+import { ProviderOwnership, type ProviderOwnershipOptions, type ReleaseReason } from './provider-ownership.js';
 import { leasePerCall } from './delete-lease.js';
 import { Launcher, nodeInputOf, subnodeInputOf } from './launcher.js';
 import { jobEventsToNodes, queuedWork, type CiSources } from './ci-intake.js';
@@ -29,6 +35,9 @@ import { hostEffectDeps, poolMachineWithEffects } from './pool-effects.js';
 import { POOL_TICK_MS } from './tuning.js';
 import { NodeMetricsReporter } from './node-metrics.js';
 import type { JobSucceeded, NodeSources, PoolMetrics } from '../metrics/index.js';
+
+/** How long a provider being handed over waits for its server calls under way. */
+const HANDOVER_CALLS_BOUND_MS = 30_000;
 
 export interface NodepooldOptions {
   /** `--no-launches` / `--no-deletes`. */
@@ -48,8 +57,8 @@ export interface NodepooldOptions {
   secureJenkins?: SecureConfig['jenkins'];
   /** Queued work and job events from a CI simulator in the same process, beside Gearman's and ZeroMQ's. */
   ci?: CiSources;
-  /** The one-nodepoold-per-database lease: what to do when it is lost, and its timings (tests). */
-  databaseLease?: Pick<DatabaseLeaseOptions, 'onLost' | 'ttlMs' | 'renewMs' | 'holderAlive' | 'owner'>;
+  /** The provider leases' timings and this daemon's name (tests; the configuration's `provider-lease` settings otherwise). */
+  ownership?: Partial<Pick<ProviderOwnershipOptions, 'ttlMs' | 'beatMs' | 'holderAlive' | 'name' | 'web'>>;
   /** Where launches, deletions and the node counts are reported (/metrics, statsd). */
   metrics?: PoolMetrics;
 }
@@ -64,7 +73,12 @@ export class Nodepoold implements Workload {
   private readonly orphans = new Map<string, LeakedServer>();
   private orphanWatch: Subscription | undefined;
   private stopping_ = false;
-  private readonly databaseLease: DatabaseLease;
+  /** Which providers this daemon drives, and whether it runs the allocation. */
+  readonly ownership: ProviderOwnership;
+  /** Job events for nodes of providers another daemon drives, forwarded here through the change log by that daemon. */
+  private readonly forwardedEvents = new Subject<JobEvent>();
+  /** Providers whose new rows (made by another daemon's allocation) are being adopted, and whether to look again after. */
+  private readonly adopting = new Map<string, boolean>();
   /** The configuration in force, for the streams that follow it (demand, job events). */
   private readonly configs: BehaviorSubject<NodepoolConfig>;
   /** Queued work per label, as the Gearman servers last said. */
@@ -80,7 +94,18 @@ export class Nodepoold implements Workload {
     private readonly options: NodepooldOptions = {},
   ) {
     this.log = host.logging.get('nodepool.NodePool');
-    this.databaseLease = new DatabaseLease({ leases: host.db.leases, clock: host.clock, log: this.log, ...options.databaseLease });
+    this.ownership = new ProviderOwnership({
+      db: host.db,
+      clock: host.clock,
+      log: host.logging.get('nodepool.ownership'),
+      ttlMs: host.config.providerLeaseSeconds * 1000,
+      beatMs: host.config.providerLeaseRenewSeconds * 1000,
+      ...options.ownership,
+      providers: () => this.providersToShare(),
+      onTake: (provider) => this.takeProvider(provider),
+      onRelease: (provider, reason) => this.releaseProvider(provider, reason),
+      allocationSettled: () => this.allocationSettled(),
+    });
     this.configs = new BehaviorSubject(host.config);
     this.targets = new TargetRegistry({
       clock: host.clock,
@@ -106,12 +131,11 @@ export class Nodepoold implements Workload {
         }),
       labels: () => host.config.labels.map((l) => ({ name: l.name, minReady: l.minReady, demand: this.demand[l.name] ?? 0, providers: l.providers.map((p) => p.name) })),
       targets: () => host.config.targets.map((t) => t.name),
+      cluster: async () => {
+        const [daemons, providerLeases] = await Promise.all([host.db.daemons.list(), host.db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX)]);
+        return { daemons, providerLeases, now: host.clock.now() };
+      },
     };
-  }
-
-  /** Before the pool exists: this nodepoold must be the only one on the database. */
-  async prepare(): Promise<void> {
-    await this.databaseLease.take();
   }
 
   /** Queued work per label, as the Gearman servers (or the CI simulator) last said. */
@@ -128,8 +152,13 @@ export class Nodepoold implements Workload {
     return this.periodicTasks;
   }
 
-  /** The gateways of the providers this daemon launches on now. */
+  /** The gateways of the providers this daemon drives now. */
   gateways(): ProviderGateway[] {
+    return this.configuredGateways().filter((g) => this.ownership.owns(g.name));
+  }
+
+  /** The gateways of every configured provider, whoever drives it (the allocation spreads launches over all). */
+  private configuredGateways(): ProviderGateway[] {
     return this.host.config.providers.map((p) => this.host.gateways.get(p.name)).filter((g): g is ProviderGateway => g !== undefined && !g.retired);
   }
 
@@ -139,10 +168,12 @@ export class Nodepoold implements Workload {
     const launcher = new Launcher({
       db: host.db,
       config: () => host.config,
-      gateways: () => this.gateways(),
+      gateways: () => this.configuredGateways(),
+      drives: (provider) => this.ownership.owns(provider),
+      driven: () => this.ownership.drivenProviders(),
       clock: host.clock,
       log: this.log,
-      launchesAllowed: () => this.options.launches !== false && !this.stopping_,
+      launchesAllowed: () => this.options.launches !== false && !this.stopping_ && this.ownership.allocates(),
       demand: () => this.demand,
       registersNodes: this.registersNodes,
       dispatch: (launches) => {
@@ -154,29 +185,15 @@ export class Nodepoold implements Workload {
       targets: this.targets,
       deletesAllowed: () => this.options.deletes !== false,
       deleteLease: leasePerCall(host.db, daemonLeaseOwner()),
-      allocate: () => launcher.run(),
+      allocate: () => this.track(launcher.run()),
     });
     const input: PoolInput = { providers: this.providerSettings(), allocateIntervalMs: this.options.allocateIntervalMs ?? 10_000 };
     return { id: POOL_ACTOR_ID, logic, input, tickMs: this.options.tickMs ?? POOL_TICK_MS };
   }
 
-  async start({ root, saved }: WorkloadStart): Promise<void> {
+  async start({ root }: WorkloadStart): Promise<void> {
     this.pool = root;
     const { db, config } = this.host;
-    const rows = await db.nodes.list();
-    const subnodes = await db.subnodes.list();
-    const adoptions = this.adoptions(rows, subnodes, saved);
-    if (rows.length) {
-      const resumed = adoptions.filter((a) => a.resumeFrom !== undefined).length;
-      this.log.info({ restored: resumed, adopted: adoptions.length - resumed, subnodes: subnodes.length }, `resuming ${rows.length} node(s) from the database`);
-    }
-    // Without a gateway their servers cannot be reached: say so once per provider.
-    for (const name of new Set(adoptions.map((a) => a.provider).filter((p) => !this.host.gateways.get(p)))) {
-      this.log.warn({ provider: name }, `nodes of provider ${name}, which is not configured, wait until it is configured again`);
-    }
-    if (adoptions.length) root.send({ type: 'adopt', adoptions });
-    // From the rows read before any actor ran: a restored actor's first write must not hide a command.
-    for (const row of rows) this.commandFromRow(row);
     this.periodicTasks = new PeriodicTasks({
       db,
       config: () => this.host.config,
@@ -189,20 +206,110 @@ export class Nodepoold implements Workload {
       log: this.host.logging.get('nodepool.PeriodicTasks'),
       clock: this.host.clock,
       deletesAllowed: () => this.options.deletes !== false,
+      drives: (provider) => this.ownership.owns(provider),
       ...this.options.periodic,
     });
+    // The providers this daemon drives are taken (their nodes resumed) before anything runs on them.
+    await this.ownership.start();
     this.periodicTasks.start();
     this.orphanWatch = this.host.inspection
       .pipe(filter((e) => e.type === '@xstate.snapshot' && (e.snapshot as { status?: string }).status === 'done'))
       .subscribe((e) => this.orphanDone((e.actorRef as AnyActorRef).id));
     this.startIntake();
-    this.log.info({ providers: config.providers.map((p) => p.name) }, 'nodepoold started');
+    const owned = this.ownership.ownedProviders();
+    this.log.info({ providers: config.providers.map((p) => p.name), drives: owned, daemon: this.ownership.name }, 'nodepoold started');
   }
 
-  /** Every node and sub-node row, resumed from its saved snapshot or started afresh from the row. */
-  private adoptions(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], saved: ReadonlyMap<string, unknown>): Adoption[] {
+  /** Every provider that needs an owner: those configured, and those whose nodes are still in the database. */
+  private async providersToShare(): Promise<string[]> {
+    const withNodes = (await this.host.db.nodes.tally()).map((t) => t.provider);
+    return [...new Set([...this.host.config.providers.map((p) => p.name), ...withNodes])];
+  }
+
+  /** This daemon now holds the provider's lease: its actor starts and its nodes resume from their snapshots. */
+  private async takeProvider(provider: string): Promise<void> {
+    const configured = this.host.config.providers.find((p) => p.name === provider);
+    if (configured) this.openGateway(configured);
+    this.send({ type: 'providers.changed', providers: this.providerSettings() });
+    await this.adoptRows(provider, 'take');
+    this.send({ type: 'allocation.wanted' });
+  }
+
+  /**
+   * The provider's node rows that have no actor here, resumed from their
+   * snapshots or started afresh (new rows another daemon's allocation made
+   * for this provider come the same way).
+   */
+  private async adoptRows(provider: string, why: 'take' | 'launch'): Promise<void> {
+    const { db } = this.host;
+    const all = await db.nodes.list({ provider });
+    const rows = all.filter((r) => !this.hasActor(nodeActorId(r.id)));
+    const subnodes = (await db.subnodes.listForNodes(all.map((r) => r.id))).filter((s) => !this.hasActor(subnodeActorId(s.id)));
+    if (rows.length === 0 && subnodes.length === 0) return;
+    const ids = [...rows.map((r) => nodeActorId(r.id)), ...subnodes.map((s) => subnodeActorId(s.id))];
+    const saved = await loadSavedActorsOf(db, this.kinds, ids, this.log);
+    const adoptions = this.adoptions(rows, subnodes, all, saved);
+    if (why === 'take' && adoptions.length) {
+      const resumed = adoptions.filter((a) => a.resumeFrom !== undefined).length;
+      this.log.info({ provider, restored: resumed, adopted: adoptions.length - resumed, subnodes: subnodes.length }, `resuming ${rows.length} node(s) of ${provider} from the database`);
+    }
+    if (!this.host.gateways.get(provider)) {
+      this.log.warn({ provider }, `nodes of provider ${provider}, which is not configured, wait until it is configured again`);
+    }
+    if (adoptions.length) this.send({ type: 'adopt', adoptions });
+    // From the rows read before the actors ran: a restored actor's first write must not hide a command.
+    for (const row of rows) this.commandFromRow(row);
+  }
+
+  /** Another daemon drives the provider from now on, or this one lost it: its actors stop here, their states written, its calls ended. */
+  private async releaseProvider(provider: string, reason: ReleaseReason): Promise<void> {
+    this.send({ type: 'provider.release', provider });
+    for (const [id, server] of this.orphans) if (server.provider === provider) this.orphans.delete(id);
+    await this.host.flush();
+    if (reason !== 'lost') await this.callsSettled(provider);
+    this.log.info({ provider, reason }, `provider ${provider} is no longer driven here (${reason === 'handover' ? 'handed over' : reason})`);
+  }
+
+  /**
+   * The provider's server calls under way end before its lease passes on,
+   * so the next owner does not create a server this one is still creating;
+   * a call that hangs is waited for a bounded time (the next owner's create
+   * looks for the server first in any case).
+   */
+  private async callsSettled(provider: string): Promise<void> {
+    const gateway = this.host.gateways.get(provider);
+    if (!gateway) return;
+    let timer: unknown;
+    const bound = new Promise<void>((resolve) => {
+      timer = this.host.clock.setTimeout(() => {
+        this.log.warn({ provider }, `provider ${provider}: a cloud call still runs after ${HANDOVER_CALLS_BOUND_MS / 1000} s; handing it over anyway`);
+        resolve();
+      }, HANDOVER_CALLS_BOUND_MS);
+    });
+    await Promise.race([gateway.serverCallsSettled(), bound]);
+    this.host.clock.clearTimeout(timer);
+  }
+
+  private hasActor(actorId: string): boolean {
+    return this.pool?.system.get(actorId) !== undefined;
+  }
+
+  private allocationRun: Promise<unknown> | undefined;
+
+  /** The allocation in flight, kept so a handover of the allocation waits for its rows. */
+  private track<T>(run: Promise<T>): Promise<T> {
+    this.allocationRun = run;
+    return run;
+  }
+
+  private async allocationSettled(): Promise<void> {
+    await this.allocationRun?.catch(() => {});
+  }
+
+  /** Node and sub-node rows, resumed from their saved snapshots or started afresh from the rows. */
+  private adoptions(rows: readonly NodeRecord[], subnodes: readonly SubnodeRecord[], parents: readonly NodeRecord[], saved: ReadonlyMap<string, unknown>): Adoption[] {
     const config = this.host.config;
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = new Map(parents.map((r) => [r.id, r]));
     const nodes = rows.map((row) => ({
       provider: row.provider,
       nodeId: row.id,
@@ -231,10 +338,29 @@ export class Nodepoold implements Workload {
     this.configs.next(config);
   }
 
-  /** A command changed a node: tell its actor what the command asked (the row may already say otherwise). */
+  /**
+   * A command changed a node: tell its actor what the command asked (the
+   * row may already say otherwise). Only the daemon that drives the node's
+   * provider acts; every daemon reads the same change log.
+   */
   async onChange(change: ChangeRecord): Promise<void> {
+    if (change.kind === 'subnode' && change.action === 'launch') {
+      const subnode = await this.host.db.subnodes.get(change.recordId);
+      const parent = subnode && (await this.host.db.nodes.get(subnode.nodeId));
+      if (parent && this.ownership.owns(parent.provider)) this.adoptSoon(parent.provider);
+      return;
+    }
     if (change.kind !== 'node') return;
     const row = await this.host.db.nodes.get(change.recordId);
+    if (row && !this.ownership.owns(row.provider)) return;
+    if (change.action === 'launch') {
+      if (row) this.adoptSoon(row.provider);
+      return;
+    }
+    if (change.action === 'job-event') {
+      this.forwardedEvent(change);
+      return;
+    }
     if (!row) {
       // `delete --now` deleted the server and then the row: the actor, if any, only has to see the server gone.
       if (change.action === 'deleted' || change.action === 'delete') this.finishVanished(change.recordId);
@@ -243,6 +369,31 @@ export class Nodepoold implements Workload {
     const command = { id: row.id, provider: row.provider, comment: row.comment };
     if (change.action === 'hold') this.sendCommand(command, 'hold');
     else if (change.action === 'delete') this.sendCommand(command, 'delete');
+  }
+
+  /** A job event another daemon received for a node of a provider this one drives. */
+  private forwardedEvent(change: ChangeRecord): void {
+    try {
+      this.forwardedEvents.next(JSON.parse(change.detail ?? '') as JobEvent);
+    } catch (err) {
+      this.log.warn({ err, change: change.id }, `change ${change.id}: a forwarded job event that cannot be read; dropped`);
+    }
+  }
+
+  /** New rows for a provider this daemon drives, made by another daemon's allocation: adopted once per burst of changes. */
+  private adoptSoon(provider: string): void {
+    if (this.adopting.has(provider)) {
+      this.adopting.set(provider, true);
+      return;
+    }
+    this.adopting.set(provider, false);
+    void (async () => {
+      do {
+        this.adopting.set(provider, false);
+        await this.adoptRows(provider, 'launch').catch((err: unknown) => this.log.warn({ err, provider }, `could not adopt the new nodes of ${provider}; the next launch change tries again`));
+      } while (this.adopting.get(provider) === true && this.ownership.owns(provider));
+      this.adopting.delete(provider);
+    })();
   }
 
   recordGone(actorId: string): void {
@@ -277,7 +428,9 @@ export class Nodepoold implements Workload {
   async stopped(): Promise<void> {
     this.orphanWatch?.unsubscribe();
     await this.targets.close();
-    await this.databaseLease.release();
+    // Every state is written and the actors are stopped: the providers pass to the other daemons now.
+    // (A call still under way ends with the process; the next owner repeats it safely, as a restart does.)
+    await this.ownership.stop();
     this.log.info('nodepoold stopped');
   }
 
@@ -295,7 +448,9 @@ export class Nodepoold implements Workload {
         clock: host.clock,
         log: host.logging.get('nodepool.NodeUpdateListener'),
         toNode: (node, event) => this.send({ type: 'node.command', provider: node.provider, nodeId: node.id, event }),
-        other: this.options.ci?.events,
+        drives: (provider) => this.ownership.owns(provider),
+        forward: (node, event) => this.host.db.changes.append('node', node.id, 'job-event', JSON.stringify(event)).then(() => undefined),
+        other: this.options.ci?.events ? merge(this.options.ci.events, this.forwardedEvents) : this.forwardedEvents,
         ...(this.options.metrics && { jobSucceeded: (job: JobSucceeded) => this.options.metrics?.jobSucceeded(job) }),
       }).subscribe(),
     );
@@ -315,19 +470,28 @@ export class Nodepoold implements Workload {
     this.pool?.send(event);
   }
 
-  /** The provider's gateway, and stand-in images where the cloud offers them; a provider that cannot make one launches nothing. */
+  /**
+   * The provider's gateway, and stand-in images where the cloud offers
+   * them; a provider that cannot make one launches nothing. Its servers are
+   * called only while this daemon holds the provider's lease.
+   */
   private openGateway(provider: Provider): void {
     if (this.host.gateways.get(provider.name)) return;
     try {
-      this.host.gateways.open(provider).prepareStandInImages();
+      const gateway = this.host.gateways.open(provider);
+      gateway.fenceServerCalls(() => this.ownership.owns(provider.name));
+      gateway.prepareStandInImages();
     } catch (err) {
       if (!(err instanceof DriverError)) throw err;
       this.log.error({ provider: provider.name }, `provider ${provider.name}: ${err.message}; it launches nothing`);
     }
   }
 
+  /** The configured providers this daemon drives, as the pool's provider actors are made. */
   private providerSettings(): ProviderSettings[] {
-    return this.host.config.providers.filter((p) => this.host.gateways.get(p.name)).map((p) => ({ name: p.name, listIntervalMs: listIntervalMs(p) }));
+    return this.host.config.providers
+      .filter((p) => this.host.gateways.get(p.name) && this.ownership.owns(p.name))
+      .map((p) => ({ name: p.name, listIntervalMs: listIntervalMs(p) }));
   }
 
   /** A node whose row vanished (`delete --now`): its actor deletes nothing more and ends once the list no longer shows its server. */
@@ -336,7 +500,7 @@ export class Nodepoold implements Workload {
     if (!actor) return;
     // Through its provider and group, as every command goes: a group that has been still wakes for it.
     const provider = (actor.getSnapshot() as { context: { provider?: string } }).context.provider;
-    const providers = provider !== undefined ? [provider] : this.host.config.providers.map((p) => p.name);
+    const providers = provider !== undefined ? [provider] : this.ownership.ownedProviders();
     for (const name of providers) this.send({ type: 'node.command', provider: name, nodeId, event: { type: 'delete', reason: 'deleted by delete --now' } });
   }
 

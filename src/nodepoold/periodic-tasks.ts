@@ -52,6 +52,8 @@ export interface PeriodicTasksDeps {
   clock: Clock;
   /** False under `--no-deletes`: the tasks report what they would delete. */
   deletesAllowed: () => boolean;
+  /** Whether this process drives the provider: the tasks look only at its nodes (another nodepoold's tasks look at the rest). Default: all. */
+  drives?: (provider: string) => boolean;
   nodeCleanupAgeMs?: number;
   testCleanupAgeMs?: number;
   sshCheck?: SshCheck;
@@ -195,6 +197,10 @@ export class PeriodicTasks {
     return promise;
   }
 
+  private drives(provider: string): boolean {
+    return this.deps.drives?.(provider) ?? true;
+  }
+
   // ---- cleanup -----------------------------------------------------------------
 
   private async runCleanup(): Promise<CleanupReport> {
@@ -203,8 +209,10 @@ export class PeriodicTasks {
     const failures: TaskFailure[] = [];
     // Read before any server list: a node id above the highest one seen here
     // belongs to a row created after this read (a launch in flight).
-    const nodes = await this.deps.db.nodes.list();
-    const highestNodeId = nodes.reduce((max, n) => Math.max(max, n.id), 0);
+    const all = await this.deps.db.nodes.list();
+    const highestNodeId = all.reduce((max, n) => Math.max(max, n.id), 0);
+    // The stuck nodes of providers another nodepoold drives are its to find.
+    const nodes = all.filter((n) => this.drives(n.provider));
 
     const stuckNodes = this.stuckNodes(nodes, startedAt);
     for (const node of stuckNodes) {
@@ -351,7 +359,7 @@ export class PeriodicTasks {
       unanswered: [],
       notChecked: [],
     };
-    const nodes = await this.deps.db.nodes.list({ state: 'ready' });
+    const nodes = (await this.deps.db.nodes.list({ state: 'ready' })).filter((n) => this.drives(n.provider));
     const concurrency = Math.max(1, this.deps.checkConcurrency ?? DEFAULT_CHECK_CONCURRENCY);
     await forEachLimited(nodes, concurrency, (node) =>
       this.checkNode(node, report).catch((err: unknown) => {

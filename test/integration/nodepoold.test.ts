@@ -131,25 +131,38 @@ describe('nodepoold as a process, on SQLite', () => {
     expect(await third.stop('SIGINT')).toBe(0);
   });
 
-  it('refuses a second nodepoold on the same database, naming the first one’s host and pid, with -d and without', async () => {
+  it('a second nodepoold on the same database shares the providers, one driver each; a graceful stop hands them back at once', async () => {
     const dir = tempDir();
-    const configFile = writePoolConfig({ dir, dburi: `sqlite://${join(dir, 'np.db')}` });
-    const first = start(configFile, '-p', join(dir, 'first.pid'));
+    const dbFile = join(dir, 'np.db');
+    const providers = ['fake-a', 'fake-b', 'fake-c', 'fake-d'].map((name) => ({ name, stateFile: join(dir, `${name}.json`) }));
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${dbFile}`, providers });
+    const first = start(configFile, '--no-builder', '-p', join(dir, 'first.pid'));
     await first.waitForLog('start', (l) => l.msg === 'nodepoold started');
-
-    const holder = `nodepoold on host ${hostname()} with pid ${first.pid}`;
-    const second = await runExecutable('nodepoold', ['-d', '-c', configFile, '--no-builder', '-p', join(dir, 'second.pid')]);
-    expect(second.code).toBe(1);
-    expect(second.stderr).toContain('[NP_DAEMON_DATABASE_IN_USE]');
-    expect(second.stderr).toContain(holder);
-    // Without -d the check comes before it detaches, where the operator sees it.
-    const background = await runExecutable('nodepoold', ['-c', configFile, '--no-builder']);
-    expect(background.code).toBe(1);
-    expect(background.stderr).toContain(holder);
-    expect(background.stdout).not.toContain('running in the background');
-    // The first was never disturbed.
-    expect(first.exitCode).toBeUndefined();
-    expect(await first.stop('SIGTERM')).toBe(0);
+    const second = start(configFile, '--no-builder', '-p', join(dir, 'second.pid'));
+    await second.waitForLog('start', (l) => l.msg === 'nodepoold started');
+    const db = await openDatabase(`sqlite://${dbFile}`);
+    try {
+      const owners = async () => new Map((await db.leases.listWithPrefix('provider:')).map((l) => [l.name, l.owner]));
+      const names = [first, second].map((d) => `nodepoold:${hostname()}:${d.pid}`);
+      // Within a few beats each provider has one owner, and both daemons drive some.
+      await waitFor('the providers spread over both daemons', async () => {
+        const now = await owners();
+        return now.size === providers.length && names.every((n) => [...now.values()].includes(n));
+      }, { timeoutMs: 30_000 });
+      const before = await owners();
+      const firstsProviders = [...before].filter(([, owner]) => owner === names[0]).map(([lease]) => lease);
+      const stopped = Date.now();
+      expect(await first.stop('SIGTERM')).toBe(0);
+      // Handed over as it stopped: no lease still names the stopped daemon, with no wait for a lease to lapse.
+      const after = await owners();
+      for (const lease of firstsProviders) expect(after.get(lease)).toBe(names[1]);
+      await second.waitForLog('take over', (l) => typeof l.msg === 'string' && l.msg.startsWith(`took ${firstsProviders[0]?.replace(':', ' ')}`));
+      expect(Date.now() - stopped).toBeLessThan(15_000);
+      expect(await db.daemons.get(names[0] as string)).toBeUndefined();
+    } finally {
+      await db.close();
+      await second.stop('SIGTERM');
+    }
   });
 
   it('starts despite a pid file that names a live process which is not a nodepoold', async () => {
