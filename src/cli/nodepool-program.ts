@@ -19,11 +19,12 @@ import { runProgram } from './run-program.js';
 const aliens = () => import('./commands/aliens.js');
 const deleteNow = () => import('./commands/delete-now.js');
 const actors = () => import('./commands/actors.js');
+const providers = () => import('./commands/providers.js');
 
 export const SUBCOMMANDS = [
   'list', 'image-list', 'dib-image-list', 'image-build', 'alien-list', 'alien-image-list', 'hold', 'delete',
   'image-delete', 'dib-image-delete', 'config-validate', 'job-list', 'job-create', 'job-delete',
-  'actor-list', 'actor-show', 'why',
+  'actor-list', 'actor-show', 'why', 'provider-list', 'daemon-list', 'daemon-drain', 'daemon-undrain',
 ] as const;
 
 /** Kept here (not imported from the command) so that `--help` does not load the actor commands. */
@@ -188,6 +189,34 @@ export function nodepoolProgram(output: Output): Command {
         .addOption(jsonOption())
         .action(async (id: string, options: { json?: boolean }, cmd: Command) =>
           withContext(globals(cmd), async ({ db, config }) => (await actors()).whyCommand(db, config, output, id, options)),
+        ),
+    'provider-list': (command) =>
+      command
+        .description('list providers: the nodepoold managing each (its lease), its nodes and max-servers')
+        .addOption(jsonOption())
+        .action(async (options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), async ({ db, config }) => (await providers()).listProviders(db, config, output, options)),
+        ),
+    'daemon-list': (command) =>
+      command
+        .description('list the nodepoold daemons sharing the database: state, providers, allocation')
+        .addOption(jsonOption())
+        .action(async (options: ListingOptions, cmd: Command) =>
+          withContext(globals(cmd), async ({ db }) => (await providers()).listDaemons(db, output, options)),
+        ),
+    'daemon-drain': (command) =>
+      command
+        .description('ask a nodepoold to hand its providers over to the other daemons')
+        .argument('<name>', 'the daemon: nodepoold:HOST:PID, or HOST:PID as daemon-list shows it')
+        .action(async (name: string, _options: unknown, cmd: Command) =>
+          withContext(globals(cmd), async ({ db }) => (await providers()).setDaemonDraining(db, output, name, true)),
+        ),
+    'daemon-undrain': (command) =>
+      command
+        .description('let a drained nodepoold take providers again')
+        .argument('<name>', 'the daemon: nodepoold:HOST:PID, or HOST:PID as daemon-list shows it')
+        .action(async (name: string, _options: unknown, cmd: Command) =>
+          withContext(globals(cmd), async ({ db }) => (await providers()).setDaemonDraining(db, output, name, false)),
         ),
   };
 

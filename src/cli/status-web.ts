@@ -37,6 +37,7 @@ export function serveNodepooldStatus(
     port: config.webapp.port,
     db,
     labels: () => host.config.labels,
+    providers: () => host.config.providers,
     readiness: {
       pingDatabase: async () => {
         await db.knex.raw('select 1');

@@ -4,7 +4,7 @@
  */
 export {
   openPoolMetrics, PoolMetrics,
-  type BuildEnded, type CloudCallEnded, type ImageSources, type JobSucceeded, type LaunchEnded, type NodeDeleted, type NodeSources, type UploadEnded,
+  type BuildEnded, type CloudCallEnded, type ClusterState, type ImageSources, type JobSucceeded, type LaunchEnded, type NodeDeleted, type NodeSources, type UploadEnded,
 } from './pool-metrics.js';
 export type { PrometheusMetrics } from './prometheus-metrics.js';
 export { statsdSettingsFrom, DEFAULT_STATSD_PORT, type StatsdSettings } from './statsd-settings.js';

@@ -8,7 +8,8 @@
  * /metrics is asked, and for statsd a moment after the nodes change.
  */
 import type { Clock } from '../core/clock.js';
-import { NODE_STATES } from '../db/records.js';
+import { daemonLabel, providerOfLease } from '../core/leases.js';
+import { NODE_STATES, type DaemonRecord, type LeaseRecord } from '../db/records.js';
 import type { Logger } from '../log/index.js';
 import type { PrometheusMetrics } from './prometheus-metrics.js';
 import {
@@ -78,6 +79,19 @@ export interface NodeSources {
   providers(): readonly { name: string; maxServers: number; quotaHeadroom?: number }[];
   labels(): readonly { name: string; minReady: number; demand: number; providers: readonly string[] }[];
   targets(): readonly string[];
+  /**
+   * The nodepoold sharing the database and the provider leases (lapsed
+   * ones too), read when /metrics is asked; without it there are no
+   * daemon or provider-owner metrics.
+   */
+  cluster?: () => Promise<ClusterState>;
+}
+
+/** The daemon table and the `provider:<name>` leases, with the time they are judged at (held while now < expiresAt). */
+export interface ClusterState {
+  daemons: DaemonRecord[];
+  providerLeases: LeaseRecord[];
+  now: number;
 }
 
 /** The builder's: its builds and uploads by state. */
@@ -219,7 +233,7 @@ export class PoolMetrics {
     return {
       // The database's counts and the configuration's figures, read now.
       text: async () => {
-        await Promise.all([this.refreshNodes(prometheus), this.refreshImages(prometheus)]);
+        await Promise.all([this.refreshNodes(prometheus), this.refreshCluster(prometheus), this.refreshImages(prometheus)]);
         return prometheus.text();
       },
       contentType: prometheus.contentType,
@@ -274,6 +288,33 @@ export class PoolMetrics {
     for (const label of labels) {
       minReady.set({ label: label.name }, label.minReady);
       demand.set({ label: label.name }, label.demand);
+    }
+  }
+
+  /** Who drives what: a series per daemon row and per held provider lease; the daemon label is `host:pid`. */
+  private async refreshCluster(prometheus: PrometheusMetrics): Promise<void> {
+    const read = this.nodeSources?.cluster;
+    if (!read) return;
+    const { daemons, providerLeases, now } = await read();
+    const { daemonInfo, daemonStartTime, providerOwner, daemonProviders } = prometheus;
+    daemonInfo.reset();
+    daemonStartTime.reset();
+    providerOwner.reset();
+    daemonProviders.reset();
+    for (const d of daemons) {
+      const daemon = daemonLabel(d.name);
+      const state = now >= d.expiresAt ? 'dead' : d.draining ? 'draining' : 'alive';
+      daemonInfo.set({ daemon, host: d.host, pid: String(d.pid), state }, 1);
+      daemonStartTime.set({ daemon }, d.startedAt / 1000);
+      // Every daemon shows a count, 0 when it drives nothing (a draining one, a new one).
+      daemonProviders.set({ daemon }, 0);
+    }
+    for (const lease of providerLeases) {
+      const provider = providerOfLease(lease.name);
+      if (provider === undefined || now >= lease.expiresAt) continue;
+      const daemon = daemonLabel(lease.owner);
+      providerOwner.set({ provider, daemon }, 1);
+      daemonProviders.inc({ daemon });
     }
   }
 

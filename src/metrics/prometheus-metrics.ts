@@ -107,6 +107,34 @@ export class PrometheusMetrics {
     registers: [this.registry],
   });
 
+  readonly daemonInfo = new Gauge({
+    name: 'nodepool_daemon_info',
+    help: 'Each nodepoold sharing the database (its row in the daemon table), 1, by daemon (host:pid), host, pid and state (alive, draining, dead).',
+    labelNames: ['daemon', 'host', 'pid', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly daemonStartTime = new Gauge({
+    name: 'nodepool_daemon_start_time_seconds',
+    help: 'When each nodepoold sharing the database started, in seconds since the epoch, by daemon (host:pid).',
+    labelNames: ['daemon'] as const,
+    registers: [this.registry],
+  });
+
+  readonly providerOwner = new Gauge({
+    name: 'nodepool_provider_owner',
+    help: 'The nodepoold driving each provider (the holder of its lease), 1, by provider and daemon (host:pid).',
+    labelNames: ['provider', 'daemon'] as const,
+    registers: [this.registry],
+  });
+
+  readonly daemonProviders = new Gauge({
+    name: 'nodepool_daemon_providers',
+    help: 'How many providers each nodepoold drives now (provider leases it holds), by daemon (host:pid).',
+    labelNames: ['daemon'] as const,
+    registers: [this.registry],
+  });
+
   readonly builds = new Gauge({
     name: 'nodepool_image_builds',
     help: 'Image builds in the database by image and state.',

@@ -11,9 +11,11 @@ import type { Observable, Subscription } from 'rxjs';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { ActorStates } from '../actors/transition-recorder.js';
 import type { NodepoolConfig } from '../config/types.js';
+import { ALLOCATION_LEASE, PROVIDER_LEASE_PREFIX } from '../core/leases.js';
 import type { Database } from '../db/index.js';
 import { NODE_STATES } from '../db/records.js';
 import { loadActor } from '../inspection/persisted-actors.js';
+import { daemonRows } from '../listings/provider-rows.js';
 import { explainActor, type ActorMachine } from '../inspection/why.js';
 import { buildActorId, nodeActorId, uploadActorId } from '../../machines/actor-ids.js';
 import { imageBuildMachine } from '../../machines/image-build.machine.js';
@@ -83,7 +85,7 @@ export class InspectorApi {
       builds: builds.map((b) => ({ actor: buildActorId(b.id), image: b.image, state: b.state })),
       uploads: uploads.map((u) => ({ actor: uploadActorId(u.id), image: u.image, provider: u.provider, state: u.state })),
     };
-    if (!this.daemon.showsNodes) return { labels: [], providers: [], ...images };
+    if (!this.daemon.showsNodes) return { labels: [], providers: [], daemons: [], ...images };
     const tally = await db.nodes.tally();
     const demand = this.daemon.demand?.() ?? {};
     const labels = config.labels.map((label) => {
@@ -97,7 +99,19 @@ export class InspectorApi {
       ...config.providers.map((p) => ({ name: p.name, maxServers: p.maxServers, quotaHeadroom: this.daemon.quotaHeadroom(p.name) ?? null, nodes: nodesOf(p.name), retired: false })),
       ...[...new Set(tally.map((t) => t.provider))].filter((p) => !configured.has(p)).map((p) => ({ name: p, maxServers: 0, quotaHeadroom: null, nodes: nodesOf(p), retired: true })),
     ];
-    return { labels, providers, ...images };
+    return { labels, providers, daemons: await this.daemons(), ...images };
+  }
+
+  /** The nodepoold sharing the database, each with the providers it drives now and whether it runs the allocation. */
+  private async daemons() {
+    const { db } = this.daemon;
+    const now = this.daemon.now();
+    const [daemons, leases, allocation] = await Promise.all([
+      db.daemons.list(), db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX), db.leases.holder(ALLOCATION_LEASE, now),
+    ]);
+    return daemonRows(daemons, leases, allocation?.owner, now).map((d) => ({
+      name: d.label, host: d.host, pid: d.pid, started: d.startedAt, lastSeen: d.renewedAt, state: d.state, providers: d.providers, allocates: d.allocates,
+    }));
   }
 
   private actors(params: URLSearchParams): Reply {

@@ -5,6 +5,6 @@
  */
 import type { ListingName } from './listing-pages.js';
 
-export const NODEPOOLD_LISTINGS: readonly ListingName[] = ['node-list', 'image-list', 'dib-image-list', 'label-list'];
+export const NODEPOOLD_LISTINGS: readonly ListingName[] = ['node-list', 'image-list', 'dib-image-list', 'label-list', 'provider-list', 'daemon-list'];
 
 export const BUILDER_LISTINGS: readonly ListingName[] = ['image-list', 'dib-image-list'];

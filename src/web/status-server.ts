@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Label } from '../config/types.js';
+import type { Label, Provider } from '../config/types.js';
 import { NodepoolError } from '../core/errors.js';
 import type { Repositories } from '../db/index.js';
 import type { Logger } from '../log/index.js';
@@ -20,8 +20,10 @@ export interface StatusServerOptions {
   listen: string;
   /** 0: any free port (the one taken is logged and in `address`). */
   port: number;
-  db: Pick<Repositories, 'nodes' | 'builds' | 'uploads'>;
+  db: Pick<Repositories, 'nodes' | 'builds' | 'uploads' | 'leases' | 'daemons'>;
   labels(): readonly Pick<Label, 'name' | 'minReady'>[];
+  /** The configured providers, for /provider-list (it also shows those only a lease or a node names). */
+  providers?(): readonly Pick<Provider, 'name' | 'maxServers'>[];
   /** The listings offered; nodepoold's (all of them) unless given. */
   offered?: readonly ListingName[];
   /** Answers /readyz; without it the server has no /readyz. */
@@ -44,7 +46,12 @@ export interface StatusServer {
 
 /** Listens, or throws NP_WEBAPP_PORT_IN_USE (or NP_WEBAPP_LISTEN) naming the address it could not take. */
 export async function startStatusServer(options: StatusServerOptions): Promise<StatusServer> {
-  const listings = new ListingPages({ db: options.db, labels: options.labels, ...(options.cacheMs !== undefined && { cacheMs: options.cacheMs }) });
+  const listings = new ListingPages({
+    db: options.db,
+    labels: options.labels,
+    ...(options.providers && { providers: options.providers }),
+    ...(options.cacheMs !== undefined && { cacheMs: options.cacheMs }),
+  });
   const deps = {
     listings,
     offered: options.offered ?? NODEPOOLD_LISTINGS,

@@ -171,14 +171,14 @@ describeEachBackend('nodepool commands over the database', (backend) => {
 });
 
 describe('nodepool commands without a database', () => {
-  it('--help lists the fourteen subcommands in upstream order, then the actor commands, and the global options', async () => {
+  it('--help lists the fourteen subcommands in upstream order, then the actor commands, the provider and daemon commands, and the global options', async () => {
     const result = await runExecutable('nodepool', ['--help']);
     expect(result.code).toBe(0);
     const listed = [...result.stdout.matchAll(/^ {2}([a-z][a-z-]*)(?: \[options\]| <| \[|\s)/gm)].map((m) => m[1]);
     expect(listed).toEqual([
       'list', 'image-list', 'dib-image-list', 'image-build', 'alien-list', 'alien-image-list', 'hold', 'delete',
       'image-delete', 'dib-image-delete', 'config-validate', 'job-list', 'job-create', 'job-delete',
-      'actor-list', 'actor-show', 'why',
+      'actor-list', 'actor-show', 'why', 'provider-list', 'daemon-list', 'daemon-drain', 'daemon-undrain',
     ]);
     for (const option of ['-c <CONFIG>', '-s <SECURE>', '-l <LOGCONFIG>', '--version', '--debug', '-h, --help']) {
       expect(result.stdout).toContain(option);

@@ -37,7 +37,7 @@ describeEachBackend('the status web server of nodepoold', (backend) => {
     db = await backend.open();
   });
 
-  it('serves the node, image and dib-image lists exactly as the commands print them, as text and JSON', async () => {
+  it('serves the node, image, dib-image and daemon lists exactly as the commands print them, as text and JSON', async () => {
     const dir = tempDir();
     const configFile = writePoolConfig({ dir, dburi: backend.uri, labels: [{ name: 'small', minReady: 2, providers: ['fake-a'] }] });
     // Records of an image no label uses, in a provider nodepoold does not run: listed, never booted from.
@@ -46,7 +46,7 @@ describeEachBackend('the status web server of nodepoold', (backend) => {
     const { daemon, url } = await startWithWebapp(configFile);
     await waitFor('2 ready nodes', async () => (await db.nodes.list({ state: 'ready' })).length === 2);
 
-    for (const [path, command] of [['node-list', 'list'], ['image-list', 'image-list'], ['dib-image-list', 'dib-image-list']] as const) {
+    for (const [path, command] of [['node-list', 'list'], ['image-list', 'image-list'], ['dib-image-list', 'dib-image-list'], ['daemon-list', 'daemon-list']] as const) {
       // The cache may hold a list from before the last change for up to a second: read until the two agree.
       await waitFor(`${path} equal to nodepool ${command}`, async () => {
         const cli = await runExecutable('nodepool', ['-c', configFile, command]);

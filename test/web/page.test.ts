@@ -104,6 +104,11 @@ async function startFakeApi(extraNodes = 0): Promise<FakeApi> {
       { name: 'large', minReady: 1, demand: 0, counts: { building: 0, test: 0, ready: 1, used: 0, hold: 1, delete: 1 } },
     ],
     providers: [{ name: 'fake-a', maxServers: 10, quotaHeadroom: 4, nodes: 6, retired: false }],
+    daemons: [
+      { name: 'host-1:4242', host: 'host-1', pid: 4242, started: t0 - 3_600_000, lastSeen: Date.now() - 2_000, state: 'alive', providers: ['fake-a', 'fake-b'], allocates: true },
+      { name: 'host-2:77', host: 'host-2', pid: 77, started: t0, lastSeen: Date.now() - 1_000, state: 'draining', providers: [], allocates: false },
+      { name: 'host-3:9', host: 'host-3', pid: 9, started: t0 - 7_200_000, lastSeen: t0, state: 'dead', providers: [], allocates: false },
+    ],
     builds: [{ actor: 'build-3', image: 'ubuntu', state: 'building' }],
     uploads: [{ actor: 'upload-4', image: 'ubuntu', provider: 'fake-a', state: 'uploading' }],
   };
@@ -200,6 +205,23 @@ function suite(): void {
     expect(labels).toEqual(['small', 'large']);
     expect(await page.textContent('[data-testid=summary-label][data-label=small] [data-count=ready]')).toBe('1');
     await page.waitForSelector('[data-testid=live-status].live', { timeout: 5000 });
+  });
+
+  it('shows each nodepoold with the providers it drives, its state, and which one allocates', async () => {
+    await page.waitForSelector('[data-testid=summary-daemons] [data-testid=summary-daemon]', { timeout: 5000 });
+    const rows = await page.$$eval('[data-testid=summary-daemon]', (trs) => trs.map((tr) => ({
+      daemon: tr.getAttribute('data-daemon'),
+      state: tr.querySelector('[data-testid=daemon-state]')?.textContent,
+      providers: tr.querySelector('[data-testid=daemon-providers]')?.textContent,
+      allocates: tr.querySelector('[data-testid=daemon-allocates]') !== null,
+    })));
+    expect(rows).toEqual([
+      { daemon: 'host-1:4242', state: 'alive', providers: 'fake-a, fake-b', allocates: true },
+      { daemon: 'host-2:77', state: 'draining', providers: 'none', allocates: false },
+      { daemon: 'host-3:9', state: 'dead', providers: 'none', allocates: false },
+    ]);
+    // Last seen at t0, a minute and a half before the page was opened.
+    expect(await page.textContent('[data-testid=summary-daemon][data-daemon="host-3:9"] td:nth-child(5)')).toMatch(/^1m\d\ds ago$/);
   });
 
   it('shows the chart of a chosen actor with its current state path lit, and why it is there', async () => {

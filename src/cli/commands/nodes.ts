@@ -2,16 +2,23 @@ import type { Database } from '../../db/index.js';
 import type { NodeRecord } from '../../db/records.js';
 import { CommandFailure } from '../failure.js';
 import type { Output } from '../output.js';
+import { PROVIDER_LEASE_PREFIX } from '../../core/leases.js';
 import { jsonRows } from '../../listings/json.js';
 import { nodeJson, nodeTable } from '../../listings/node-rows.js';
+import { providerOwners } from '../../listings/provider-rows.js';
 
 export interface ListingOptions {
   json?: boolean;
 }
 
 export async function listNodes(db: Database, out: Output, options: ListingOptions): Promise<void> {
-  const nodes = await db.nodes.list();
-  printNodes(nodes, out, options);
+  const [nodes, owners] = await Promise.all([db.nodes.list(), heldProviderOwners(db)]);
+  printNodes(nodes, out, options, owners);
+}
+
+/** Each provider held now, to its nodepoold (`host:pid`): the Manager of the nodes no Gearman manager took. */
+export async function heldProviderOwners(db: Pick<Database, 'leases'>, now = Date.now()): Promise<Map<string, string>> {
+  return providerOwners(await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX), now);
 }
 
 /** `hold ID [--reason R]`: the node stays as it is until a person deletes it. */
@@ -25,7 +32,7 @@ export async function holdNode(db: Database, out: Output, id: number, reason: st
     await tx.changes.append('node', id, 'hold');
     return existingNode(tx, id);
   });
-  printNodes([node], out, {});
+  printNodes([node], out, {}, await heldProviderOwners(db));
 }
 
 /** `delete ID`: marks the node; nodepoold deletes its servers and then the row. */
@@ -36,7 +43,7 @@ export async function markNodeForDeletion(db: Database, out: Output, id: number)
     await tx.changes.append('node', id, 'delete');
     return existingNode(tx, id);
   });
-  printNodes([node], out, {});
+  printNodes([node], out, {}, await heldProviderOwners(db));
 }
 
 export async function existingNode(db: Pick<Database, 'nodes'>, id: number): Promise<NodeRecord> {
@@ -45,7 +52,8 @@ export async function existingNode(db: Pick<Database, 'nodes'>, id: number): Pro
   return node;
 }
 
-export function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions): void {
+/** `owners`: each held provider's nodepoold, shown as the Manager of a node no Gearman manager took. */
+export function printNodes(nodes: readonly NodeRecord[], out: Output, options: ListingOptions, owners?: ReadonlyMap<string, string>): void {
   const now = Date.now();
-  out.out(options.json ? jsonRows(nodes.map((n) => nodeJson(n, now))) : nodeTable(nodes, now));
+  out.out(options.json ? jsonRows(nodes.map((n) => nodeJson(n, now, owners))) : nodeTable(nodes, now, owners));
 }

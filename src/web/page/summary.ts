@@ -1,10 +1,11 @@
 /**
  * The pool at a glance: per label its nodes by state against min-ready and
  * demand, per provider its nodes against max-servers and the quota left,
- * and the image builds and uploads under way. nodepool-builder's page has
- * no labels or providers, only builds and uploads.
+ * the nodepoold daemons sharing the database with the providers each
+ * drives, and the image builds and uploads under way. nodepool-builder's
+ * page has no labels, providers or daemons, only builds and uploads.
  */
-import { el } from './dom.js';
+import { age, el } from './dom.js';
 
 export interface PoolSummary {
   labels: {
@@ -14,6 +15,19 @@ export interface PoolSummary {
     counts: { building: number; test: number; ready: number; used: number; hold: number; delete: number };
   }[];
   providers: { name: string; maxServers: number; quotaHeadroom: number | null; nodes: number; retired: boolean }[];
+  /** Absent from a daemon older than this page. */
+  daemons?: {
+    /** `host:pid`. */
+    name: string;
+    host: string;
+    pid: number;
+    /** ms since the epoch. */
+    started: number;
+    lastSeen: number;
+    state: 'alive' | 'draining' | 'dead';
+    providers: string[];
+    allocates: boolean;
+  }[];
   builds: { actor: string; image: string; state: string }[];
   uploads: { actor: string; image: string; provider: string; state: string }[];
 }
@@ -25,6 +39,7 @@ export function drawSummary(pool: PoolSummary, onSelect: (id: string) => void): 
   const parts: HTMLElement[] = [];
   if (pool.labels.length > 0) parts.push(labels(pool.labels));
   if (pool.providers.length > 0) parts.push(providers(pool.providers));
+  if (pool.daemons && pool.daemons.length > 0) parts.push(daemons(pool.daemons, Date.now()));
   parts.push(images(pool, onSelect));
   return el('div', { class: 'summary-parts' }, ...parts);
 }
@@ -61,6 +76,20 @@ function providers(rows: PoolSummary['providers']): HTMLElement {
       el('td', { class: 'num' }, String(provider.maxServers)),
       el('td', { class: 'num' }, provider.quotaHeadroom === null ? 'unknown' : String(provider.quotaHeadroom)),
       el('td', {}, bar([['used', provider.nodes]], Math.max(provider.maxServers, provider.nodes, 1), null)),
+    ))));
+}
+
+/** Each nodepoold with the providers it drives; the one running the allocation is marked. */
+function daemons(rows: NonNullable<PoolSummary['daemons']>, now: number): HTMLElement {
+  return el('table', { class: 'summary-table', 'data-testid': 'summary-daemons' },
+    el('caption', {}, 'daemons'),
+    el('thead', {}, el('tr', {}, ...['daemon', 'state', 'providers', 'started', 'last seen'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...rows.map((daemon) => el('tr', { 'data-testid': 'summary-daemon', 'data-daemon': daemon.name, 'data-state': daemon.state, class: `daemon-${daemon.state}` },
+      el('td', { class: 'mono' }, daemon.name, daemon.allocates ? el('span', { class: 'badge', 'data-testid': 'daemon-allocates', title: 'runs the allocation over the whole pool' }, 'allocates') : null),
+      el('td', { 'data-testid': 'daemon-state' }, daemon.state),
+      el('td', { class: 'mono', 'data-testid': 'daemon-providers' }, daemon.providers.length > 0 ? daemon.providers.join(', ') : el('span', { class: 'empty' }, 'none')),
+      el('td', { class: 'num', title: new Date(daemon.started).toISOString() }, `${age(now - daemon.started)} ago`),
+      el('td', { class: 'num', title: new Date(daemon.lastSeen).toISOString() }, `${age(now - daemon.lastSeen)} ago`),
     ))));
 }
 
