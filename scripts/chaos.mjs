@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { builderKill } from './chaos/builder-kill.mjs';
 import { cliInput } from './chaos/cli-input.mjs';
+import { clusterKill } from './chaos/cluster-kill.mjs';
 import { configFuzz } from './chaos/config-fuzz.mjs';
 import { dbOutage } from './chaos/db-outage.mjs';
 import { killChurn } from './chaos/kill-churn.mjs';
@@ -24,6 +25,9 @@ const SCENARIOS = {
   'kill-churn': { perBackend: true, run: ({ backend, short }) => killChurn(backend, short) },
   // An embedded SQLite file has no outage; this one stops the local mariadbd.
   'db-outage': { perBackend: true, backends: ['mariadb'], run: ({ short }) => dbOutage(short) },
+  // Several nodepoold share a database (docs/scaling.md): on MariaDB, and on a 3-node Galera cluster of its own (not in --short).
+  'cluster-kill': { perBackend: true, backends: ['mariadb'], run: ({ backend, short }) => clusterKill(backend, short) },
+  'cluster-kill-galera': { long: true, run: ({ short }) => clusterKill('mariadb', short, { galera: true }) },
 };
 
 /** The options, read by node's own parser (unknown options are an error). */
@@ -61,6 +65,7 @@ const chosen = options(process.argv.slice(2));
 const results = [];
 for (const name of chosen.scenarios) {
   const scenario = SCENARIOS[name];
+  if (scenario.long && chosen.short) continue;
   const backends = scenario.perBackend ? chosen.backends.filter((b) => !scenario.backends || scenario.backends.includes(b)) : [undefined];
   for (const backend of backends) {
     const result = await scenario.run({ backend, short: chosen.short });
