@@ -25,6 +25,8 @@ export interface NodepooldOptions {
   launches: boolean;
   webapp: boolean;
   ciSimulator: boolean;
+  /** `--drain`: drain the running daemon instead of starting one (src/cli/drain.ts). */
+  drain?: boolean;
   /** The Stately inspector's WebSocket URL (docs/inspection.md). */
   inspectWs?: string;
 }
@@ -78,6 +80,7 @@ export function nodepooldProgram(): Command {
     .option('--no-launches', 'launch nothing')
     .option('--no-webapp', 'do not serve the status web pages')
     .option('--no-ci-simulator', 'do not run the CI simulator of the ci-simulator section')
+    .option('--drain', 'hand the providers of the running nodepoold (-p PIDFILE, or the only one on this host) to the other daemons, wait until it drives none, and exit')
     .addOption(inspectWsOption())
     .version(packageVersion(), '--version', 'show version');
 }

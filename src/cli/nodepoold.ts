@@ -15,6 +15,10 @@ import { serveNodepooldStatus } from './status-web.js';
 const argv = process.argv.slice(2);
 
 const program = nodepooldProgram().action(async (options: NodepooldOptions) => {
+  if (options.drain) {
+    const { drainRunningDaemon } = await import('./drain.js');
+    return drainRunningDaemon(options, processOutput);
+  }
   // The status page shows its queued work per label.
   let nodepoold: Nodepoold | undefined;
   const tuning = options.builder ? tuningFromEnv() : {};

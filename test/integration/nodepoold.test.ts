@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
+import { rendezvousOwner } from '../../src/core/rendezvous.js';
 import { runExecutable } from '../support/cli.js';
 import { tempDir } from '../support/config-files.js';
 import { describeEachBackend } from '../support/databases.js';
@@ -141,27 +142,65 @@ describe('nodepoold as a process, on SQLite', () => {
     const second = start(configFile, '--no-builder', '-p', join(dir, 'second.pid'));
     await second.waitForLog('start', (l) => l.msg === 'nodepoold started');
     const db = await openDatabase(`sqlite://${dbFile}`);
+    const daemons = [first, second];
     try {
       const owners = async () => new Map((await db.leases.listWithPrefix('provider:')).map((l) => [l.name, l.owner]));
-      const names = [first, second].map((d) => `nodepoold:${hostname()}:${d.pid}`);
-      // Within a few beats each provider has one owner, and both daemons drive some.
-      await waitFor('the providers spread over both daemons', async () => {
+      const names = daemons.map((d) => `nodepoold:${hostname()}:${d.pid}`);
+      // Within a few beats each provider has the one owner the hashing names among the two.
+      const expected = new Map(providers.map((p) => [`provider:${p.name}`, rendezvousOwner(`provider:${p.name}`, names)]));
+      await waitFor('each provider driven by the daemon the hashing names', async () => {
         const now = await owners();
-        return now.size === providers.length && names.every((n) => [...now.values()].includes(n));
+        return [...expected].every(([lease, owner]) => now.get(lease) === owner);
       }, { timeoutMs: 30_000 });
-      const before = await owners();
-      const firstsProviders = [...before].filter(([, owner]) => owner === names[0]).map(([lease]) => lease);
+      // The one driving more providers stops; everything it drove passes to the other as it stops, with no wait for a lease to lapse.
+      const counts = names.map((n) => [...expected.values()].filter((owner) => owner === n).length);
+      const index = (counts[0] ?? 0) >= (counts[1] ?? 0) ? 0 : 1;
+      const leaving = names[index];
+      const staying = daemons[1 - index] as RunningDaemon;
+      const itsProviders = [...expected].filter(([, owner]) => owner === leaving).map(([lease]) => lease);
       const stopped = Date.now();
-      expect(await first.stop('SIGTERM')).toBe(0);
-      // Handed over as it stopped: no lease still names the stopped daemon, with no wait for a lease to lapse.
+      expect(await (daemons[index] as RunningDaemon).stop('SIGTERM')).toBe(0);
       const after = await owners();
-      for (const lease of firstsProviders) expect(after.get(lease)).toBe(names[1]);
-      await second.waitForLog('take over', (l) => typeof l.msg === 'string' && l.msg.startsWith(`took ${firstsProviders[0]?.replace(':', ' ')}`));
+      for (const lease of providers.map((p) => `provider:${p.name}`)) expect(after.get(lease)).toBe(names[1 - index]);
+      if (itsProviders[0]) await staying.waitForLog('take over', (l) => typeof l.msg === 'string' && l.msg.startsWith(`took ${itsProviders[0]?.replace(':', ' ')}`));
       expect(Date.now() - stopped).toBeLessThan(15_000);
-      expect(await db.daemons.get(names[0] as string)).toBeUndefined();
+      expect(await db.daemons.get(leaving as string)).toBeUndefined();
+    } finally {
+      await db.close();
+      for (const daemon of daemons) if (daemon.exitCode === undefined) await daemon.stop('SIGTERM');
+    }
+  });
+
+  it('nodepoold --drain moves a running daemon\'s providers to the other one and waits until it drives none; it keeps running', async () => {
+    const dir = tempDir();
+    const dbFile = join(dir, 'np.db');
+    const providers = ['fake-a', 'fake-b', 'fake-c'].map((name) => ({ name, stateFile: join(dir, `${name}.json`) }));
+    const configFile = writePoolConfig({ dir, dburi: `sqlite://${dbFile}`, providers });
+    const pidFile = join(dir, 'first.pid');
+    const first = start(configFile, '--no-builder', '-p', pidFile);
+    await first.waitForLog('start', (l) => l.msg === 'nodepoold started');
+    // Alone, there is nobody to hand the providers to: refused, and nothing changes.
+    const alone = await runExecutable('nodepoold', ['--drain', '-c', configFile, '-p', pidFile]);
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toContain('no other nodepoold is running');
+    const second = start(configFile, '--no-builder', '-p', join(dir, 'second.pid'));
+    const db = await openDatabase(`sqlite://${dbFile}`);
+    try {
+      await second.waitForLog('start', (l) => l.msg === 'nodepoold started');
+      const drained = await runExecutable('nodepoold', ['--drain', '-c', configFile, '-p', pidFile]);
+      expect(drained.stderr).toBe('');
+      expect(drained.code).toBe(0);
+      expect(drained.stdout).toContain('drives nothing now');
+      const secondName = `nodepoold:${hostname()}:${second.pid}`;
+      const leases = await db.leases.listWithPrefix('provider:');
+      expect(leases.map((l) => l.owner)).toEqual(providers.map(() => secondName));
+      expect((await db.leases.holder('nodepoold-allocation'))?.owner).toBe(secondName);
+      expect(first.exitCode).toBeUndefined();
+      expect((await db.daemons.get(`nodepoold:${hostname()}:${first.pid}`))?.draining).toBe(true);
     } finally {
       await db.close();
       await second.stop('SIGTERM');
+      await first.stop('SIGTERM');
     }
   });
 
