@@ -52,7 +52,7 @@ async function drain(db: Database, pidFile: string | undefined, out: Output, { b
 /** What the daemon still holds: its providers, and the allocation. */
 async function heldBy(db: Database, name: string): Promise<string[]> {
   const now = Date.now();
-  const leases = [...(await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX)), ...(await db.leases.listWithPrefix(ALLOCATION_LEASE))];
+  const leases = await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE);
   return leases.filter((l) => l.owner === name && now < l.expiresAt).map((l) => providerOfLease(l.name) ?? 'the allocation');
 }
 

@@ -30,21 +30,24 @@ export class DaemonRepository {
     private readonly now: Clock,
   ) {}
 
-  /** Writes this daemon's row afresh (at its start) or renews it, with what it says of itself now. */
-  async heartbeat(daemon: Omit<DaemonRecord, 'renewedAt' | 'expiresAt'>, ttlMs: number, now: number = this.now()): Promise<void> {
+  /**
+   * Writes this daemon's row afresh (at its start, not draining) or renews
+   * it; the draining flag is the commands' to set (`daemon-drain`), so a
+   * renewal leaves it as it is.
+   */
+  async heartbeat(daemon: Omit<DaemonRecord, 'renewedAt' | 'expiresAt' | 'draining'>, ttlMs: number, now: number = this.now()): Promise<void> {
     const row = {
       host: daemon.host,
       pid: daemon.pid,
       started_at: daemon.startedAt,
       renewed_at: now,
       expires_at: now + ttlMs,
-      draining: daemon.draining,
       web: daemon.web,
     };
     const changed = await this.db(TABLE).where('name', daemon.name).update(row);
     if (changed > 0) return;
     try {
-      await this.db(TABLE).insert({ name: daemon.name, ...row });
+      await this.db(TABLE).insert({ name: daemon.name, ...row, draining: false });
     } catch (err) {
       // Another connection of ours wrote it in between (a retried beat): the update now finds it.
       if (!isUniqueViolation(err)) throw err;

@@ -98,10 +98,25 @@ export class LeaseRepository {
     return rows.map(fromRow);
   }
 
-  /** Every lease whose name starts with `prefix`, lapsed ones too (the providers' owners, `provider:`). */
-  async listWithPrefix(prefix: string): Promise<LeaseRecord[]> {
-    const rows = (await this.db(TABLE).where('name', 'like', `${prefix}%`).orderBy('name')) as Row[];
+  /** Every lease whose name starts with one of the prefixes, lapsed ones too (the providers' owners, `provider:`), in one query. */
+  async listWithPrefix(...prefixes: string[]): Promise<LeaseRecord[]> {
+    const rows = (await this.db(TABLE)
+      .where((q) => {
+        for (const prefix of prefixes) q.orWhere('name', 'like', `${prefix}%`);
+      })
+      .orderBy('name')) as Row[];
     return rows.map(fromRow);
+  }
+
+  /**
+   * Extends every lease of `names` that `owner` still holds, in one
+   * statement; true when all of them were (otherwise the caller asks lease
+   * by lease which one it lost).
+   */
+  async renewAll(names: readonly string[], owner: string, ttlMs: number, now: number = this.now()): Promise<boolean> {
+    if (names.length === 0) return true;
+    const changed = await lostOnConflict(this.db(TABLE).where('owner', owner).whereIn('name', [...names]).update({ expires_at: now + ttlMs }));
+    return changed === names.length;
   }
 
   private async read(name: string): Promise<LeaseRecord | undefined> {

@@ -105,6 +105,7 @@ export class Nodepoold implements Workload {
       onTake: (provider) => this.takeProvider(provider),
       onRelease: (provider, reason) => this.releaseProvider(provider, reason),
       allocationSettled: () => this.allocationSettled(),
+      sweep: (provider) => this.adoptSoon(provider),
     });
     this.configs = new BehaviorSubject(host.config);
     this.targets = new TargetRegistry({

@@ -34,6 +34,8 @@ export const OWNERSHIP_TTL_MS = 20_000;
 export const OWNERSHIP_BEAT_MS = 5_000;
 /** The rows of daemons dead for longer than this are removed (they say, meanwhile, when a daemon was last seen). */
 const FORGET_DEAD_AFTER_MS = 3_600_000;
+/** Every this many beats: the dead daemons' rows are cleared, and the providers driven here are looked over for rows without actors. */
+const SWEEP_EVERY_BEATS = 12;
 
 export type ReleaseReason = 'handover' | 'lost' | 'stop';
 
@@ -53,6 +55,12 @@ export interface ProviderOwnershipOptions {
   onRelease: (provider: string, reason: ReleaseReason) => Promise<void>;
   /** Resolves when an allocation under way has written its rows (the allocation is handed over after it). */
   allocationSettled?: () => Promise<void>;
+  /**
+   * Now and then, while other daemons run: the provider's rows that have no
+   * actor here are adopted (a `launch` change missed by the change log's
+   * poll would otherwise leave a node nobody starts).
+   */
+  sweep?: (provider: string) => void;
   /** Whether a pid on this host still runs nodepoold; replaceable in tests. */
   holderAlive?: (pid: number) => boolean;
   /** This daemon's status web server, shown by `nodepool daemon-list`. */
@@ -72,6 +80,7 @@ export class ProviderOwnership {
   private timer: unknown;
   private beating: Promise<void> | undefined;
   private failing = false;
+  private beats = 0;
   private phase: 'new' | 'running' | 'stopped' = 'new';
 
   constructor(private readonly options: ProviderOwnershipOptions) {
@@ -173,18 +182,16 @@ export class ProviderOwnership {
   private async beatOnce(): Promise<void> {
     const { db, clock, log } = this.options;
     try {
+      // Five statements at a quiet beat: the row, the daemons, the leases, the providers with nodes, the renewal.
       const now = clock.now();
-      // A command (`nodepool daemon-drain`) sets the flag in this daemon's row.
-      this.draining = (await db.daemons.get(this.name))?.draining ?? false;
       const self = parseDaemonName(this.name) ?? { host: hostname(), pid: process.pid };
-      await db.daemons.heartbeat(
-        { name: this.name, host: self.host, pid: self.pid, startedAt: this.startedAt, draining: this.draining, web: this.options.web?.() ?? null },
-        this.ttlMs,
-        now,
-      );
+      await db.daemons.heartbeat({ name: this.name, host: self.host, pid: self.pid, startedAt: this.startedAt, web: this.options.web?.() ?? null }, this.ttlMs, now);
       this.daemons = await db.daemons.list();
-      this.leases = [...(await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX)), ...(await db.leases.listWithPrefix(ALLOCATION_LEASE))];
+      // A command (`nodepool daemon-drain`) sets the flag in this daemon's row.
+      this.draining = this.daemons.find((d) => d.name === this.name)?.draining ?? false;
+      this.leases = await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE);
       const duties = [...(await this.options.providers()).map(providerLease), ALLOCATION_LEASE];
+      await this.renewHeld(now);
       for (const lease of duties) {
         if (this.phase !== 'running') return;
         await this.settle(lease, now);
@@ -194,7 +201,11 @@ export class ProviderOwnership {
         await this.release(lease, 'handover');
         await db.leases.release(lease, this.name);
       }
-      await db.daemons.removeExpiredBefore(now - FORGET_DEAD_AFTER_MS);
+      this.beats += 1;
+      if (this.beats % SWEEP_EVERY_BEATS === 0) {
+        await db.daemons.removeExpiredBefore(now - FORGET_DEAD_AFTER_MS);
+        if (this.liveDaemons(now).length > 1) for (const provider of this.ownedProviders()) this.options.sweep?.(provider);
+      }
       if (this.failing) log.info('the daemon table and the provider leases are renewed again');
       this.failing = false;
     } catch (err) {
@@ -204,7 +215,25 @@ export class ProviderOwnership {
     }
   }
 
-  /** One lease: renewed, handed over, taken, or left alone. */
+  /**
+   * The leases held here that the rows still give to this daemon, renewed
+   * in one statement; when one of them was not, each is renewed alone, and
+   * one that cannot be is lost.
+   */
+  private async renewHeld(now: number): Promise<void> {
+    const { db } = this.options;
+    const mine = [...this.held.keys()].filter((lease) => this.leases.find((l) => l.name === lease)?.owner === this.name);
+    if (await db.leases.renewAll(mine, this.name, this.ttlMs, now)) {
+      for (const lease of mine) this.held.set(lease, now + this.ttlMs);
+      return;
+    }
+    for (const lease of mine) {
+      if (await db.leases.renew(lease, this.name, this.ttlMs, now)) this.held.set(lease, now + this.ttlMs);
+      else await this.lose(lease, undefined);
+    }
+  }
+
+  /** One lease: handed over, taken, lost, or left alone (renewed already). */
   private async settle(lease: string, now: number): Promise<void> {
     const { db, log } = this.options;
     const row = this.leases.find((l) => l.name === lease);
@@ -216,10 +245,7 @@ export class ProviderOwnership {
         if (await db.leases.transfer(lease, this.name, wanted, this.ttlMs, this.options.clock.now())) {
           log.info({ lease, to: wanted }, `handed ${describeLease(lease)} to ${wanted}`);
         }
-        return;
       }
-      if (await db.leases.renew(lease, this.name, this.ttlMs, now)) this.held.set(lease, now + this.ttlMs);
-      else await this.lose(lease, undefined);
       return;
     }
     // Handed to this daemon by its previous owner: it is ours, whoever the hashing names now (the next beat moves it on if need be).

@@ -41,10 +41,10 @@ describeEachBackend('the providers and daemons sharing a database', (backend) =>
     }));
     db = await openDatabase(backend.uri);
     const now = Date.now();
-    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: now - 90 * MINUTE, draining: false, web: 'http://127.0.0.1:8005' }, 10 * MINUTE, now);
-    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: now - 30 * MINUTE, draining: false, web: null }, 10 * MINUTE, now);
+    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: now - 90 * MINUTE, web: 'http://127.0.0.1:8005' }, 10 * MINUTE, now);
+    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: now - 30 * MINUTE, web: null }, 10 * MINUTE, now);
     // Stopped renewing five minutes ago.
-    await db.daemons.heartbeat({ name: C, host: 'host-c', pid: 303, startedAt: now - 120 * MINUTE, draining: false, web: null }, MINUTE, now - 6 * MINUTE);
+    await db.daemons.heartbeat({ name: C, host: 'host-c', pid: 303, startedAt: now - 120 * MINUTE, web: null }, MINUTE, now - 6 * MINUTE);
     await db.leases.tryAcquire(providerLease('fake-a'), A, 10 * MINUTE, now);
     await db.leases.tryAcquire(ALLOCATION_LEASE, A, 10 * MINUTE, now);
     await db.leases.tryAcquire(providerLease('fake-b'), B, 10 * MINUTE, now);

@@ -56,9 +56,10 @@ describeEachBackend('the metrics of the daemons sharing a database', (backend) =
 
   it('says which daemon drives which provider, and each daemon’s state and start', async () => {
     now = Date.now();
-    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: 1_700_000_000_000, draining: false, web: null }, MINUTE, now);
-    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: 1_700_000_500_000, draining: true, web: null }, MINUTE, now);
-    await db.daemons.heartbeat({ name: C, host: 'host-c', pid: 303, startedAt: 1_699_000_000_000, draining: false, web: null }, MINUTE, now - 5 * MINUTE);
+    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: 1_700_000_000_000, web: null }, MINUTE, now);
+    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: 1_700_000_500_000, web: null }, MINUTE, now);
+    await db.daemons.setDraining(B, true);
+    await db.daemons.heartbeat({ name: C, host: 'host-c', pid: 303, startedAt: 1_699_000_000_000, web: null }, MINUTE, now - 5 * MINUTE);
     await db.leases.tryAcquire(providerLease('fake-a'), A, MINUTE, now);
     await db.leases.tryAcquire(providerLease('fake-b'), A, MINUTE, now);
     await db.leases.tryAcquire(providerLease('fake-c'), B, MINUTE, now);

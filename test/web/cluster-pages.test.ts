@@ -30,8 +30,9 @@ describeEachBackend('the status server with several nodepoold on one database', 
 
   beforeAll(async () => {
     db = await backend.open();
-    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: now - 90 * MINUTE, draining: false, web: 'http://127.0.0.1:8005' }, 10 * MINUTE, now);
-    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: now - 30 * MINUTE, draining: true, web: null }, 10 * MINUTE, now);
+    await db.daemons.heartbeat({ name: A, host: 'host-a', pid: 101, startedAt: now - 90 * MINUTE, web: 'http://127.0.0.1:8005' }, 10 * MINUTE, now);
+    await db.daemons.heartbeat({ name: B, host: 'host-b', pid: 202, startedAt: now - 30 * MINUTE, web: null }, 10 * MINUTE, now);
+    await db.daemons.setDraining(B, true);
     await db.leases.tryAcquire(providerLease('fake-a'), A, 10 * MINUTE, now);
     await db.leases.tryAcquire(providerLease('fake-b'), B, MINUTE, now - 5 * MINUTE);
     await db.leases.tryAcquire(ALLOCATION_LEASE, A, 10 * MINUTE, now);
