@@ -38,6 +38,17 @@ describe('defaults', () => {
     });
   });
 
+  it('provider leases default to 20 s renewed every 5 s; a renewal slower than half the lease is refused at its line', () => {
+    const plain = load(configText()).result.config!;
+    expect([plain.providerLeaseSeconds, plain.providerLeaseRenewSeconds]).toEqual([20, 5]);
+    const text = configText({ top: ['provider-lease-seconds: 10', 'provider-lease-renew-seconds: 6'] });
+    expectProblem(load(text).result, {
+      path: 'provider-lease-renew-seconds',
+      line: lineOf(text, 'provider-lease-renew-seconds'),
+      message: 'must be at most half of provider-lease-seconds (10)',
+    });
+  });
+
   it('gearman servers default to port 4730 and a numeric release becomes a string', () => {
     const { result } = load(configText({
       top: ['gearman-servers:', '  - host: zuul'],
