@@ -79,6 +79,8 @@ export class Nodepoold implements Workload {
   private readonly forwardedEvents = new Subject<JobEvent>();
   /** Providers whose new rows (made by another daemon's allocation) are being adopted, and whether to look again after. */
   private readonly adopting = new Map<string, boolean>();
+  /** The allocation under way, if any: it is handed to another daemon only once its rows are written. */
+  private allocationRun: Promise<unknown> | undefined;
   /** The configuration in force, for the streams that follow it (demand, job events). */
   private readonly configs: BehaviorSubject<NodepoolConfig>;
   /** Queued work per label, as the Gearman servers last said. */
@@ -295,8 +297,6 @@ export class Nodepoold implements Workload {
     return this.pool?.system.get(actorId) !== undefined;
   }
 
-  private allocationRun: Promise<unknown> | undefined;
-
   /** The allocation in flight, kept so a handover of the allocation waits for its rows. */
   private track<T>(run: Promise<T>): Promise<T> {
     this.allocationRun = run;
@@ -337,6 +337,8 @@ export class Nodepoold implements Workload {
     this.periodicTasks?.reschedule();
     this.targets.configure(config.targets, config.gearmanServers);
     this.configs.next(config);
+    // A provider added or removed is shared out now rather than at the next beat.
+    void this.ownership.beat();
   }
 
   /**

@@ -134,8 +134,9 @@ export class ProviderOwnership {
     this.schedule();
   }
 
-  /** One beat now (tests, and a change that should not wait for the next one). */
+  /** One beat now (tests, and a change that should not wait for the next one); nothing once stopped. */
   beat(): Promise<void> {
+    if (this.phase !== 'running') return Promise.resolve();
     this.beating ??= this.beatOnce().finally(() => {
       this.beating = undefined;
     });
