@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { stringify as stringifyYaml } from 'yaml';
 import { openDatabase, createMysqlDatabase, withDatabaseName } from '../../dist/src/db/index.js';
 import { seededRandom } from '../../dist/src/simulated-cloud/index.js';
+import { rendezvousOwner } from '../../dist/src/core/rendezvous.js';
 import { withScratchDatabase } from '../scratch-database.mjs';
 import { hasStackTrace, sleep, startDaemon, VALID, waitUntil } from './common.mjs';
 import { liveServers } from './pool-audit.mjs';
@@ -69,6 +70,12 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
       return daemon;
     };
     const name = (daemon) => new RegExp(`^nodepoold:.+:${daemon.pid}$`);
+    /** Each provider where the hashing puts it among the three running daemons (one may get none: six providers over three). */
+    const sharedOut = async () => {
+      const leases = await db.leases.listWithPrefix('provider:');
+      const live = (await db.daemons.list()).map((d) => d.name).filter((n) => slots.some((d) => d.running() && name(d).test(n)));
+      return live.length === 3 && leases.length === PROVIDERS.length && leases.every((l) => l.owner === rendezvousOwner(l.name, live));
+    };
     const readyCount = async () => (await db.nodes.tally()).filter((t) => t.state === 'ready').reduce((n, t) => n + t.count, 0);
     const ownersCheck = async () => {
       const now = Date.now();
@@ -122,10 +129,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
       const idleMs = short ? 10_000 : 30_000;
       const alone = galera ? undefined : await idleQueriesPerSecond(db, idleMs);
       for (let slot = 1; slot < 3; slot += 1) start(slot);
-      const spread = await waitUntil(async () => {
-        const owners = new Set((await db.leases.listWithPrefix('provider:')).map((l) => l.owner));
-        return slots.every((d) => [...owners].some((o) => name(d).test(o)));
-      }, 60_000, 250);
+      const spread = await waitUntil(sharedOut, 60_000, 250);
       if (!spread) throw new Error(`the providers were not spread over the three daemons within 60 s:\n${slots[1].output().slice(-2000)}`);
       await sleep(5000);
       if (alone !== undefined) {
@@ -174,9 +178,8 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
         killedAt.set(old.pid, Date.now());
         await old.stop('SIGTERM');
         outputs.push(old.output());
-        const fresh = start(slot);
-        await waitUntil(async () => (await db.leases.listWithPrefix('provider:')).some((l) => name(fresh).test(l.owner)), 30_000, 250);
-        await sleep(3000);
+        start(slot);
+        await waitUntil(sharedOut, 30_000, 250);
       }
       await sleep(5000);
       rolling = false;
@@ -195,7 +198,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
       failures['two drivers'] += overlappingDrivers([...outputs, ...slots.map((d) => d.output())]);
     } finally {
       sampling = false;
-      await sampler.catch(() => {});
+      await sampler?.catch(() => {});
       for (const daemon of slots) {
         await daemon.stop('SIGTERM');
         outputs.push(daemon.output());
