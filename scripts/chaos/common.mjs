@@ -58,8 +58,11 @@ process.on('exit', () => {
  * report. `stop` sends a signal and waits for the exit, killing it after
  * `boundMs`; `kill` is the SIGKILL a crash is.
  */
-export function startDaemon(program, args, { cwd = ROOT, env = {} } = {}) {
-  const child = spawn(process.execPath, [join(ROOT, `bin/${program}.js`), '-d', ...args], {
+export function startDaemon(program, args, { cwd = ROOT, env = {}, host } = {}) {
+  const command = [process.execPath, join(ROOT, `bin/${program}.js`), '-d', ...args];
+  // A host name of its own (a UTS namespace; root only): the daemon sees itself on another host. unshare and sh exec, so the pid stays node's.
+  const argv = host ? ['unshare', '--uts', '--', 'sh', '-c', `hostname ${host} && exec "$0" "$@"`, ...command] : command;
+  const child = spawn(argv[0], argv.slice(1), {
     cwd,
     env: { ...process.env, NODEPOOL_DBURI: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
