@@ -423,6 +423,7 @@ export class Nodepoold implements Workload {
 
   async stopping(): Promise<void> {
     this.stopping_ = true;
+    await this.ownership.stopBeating();
     for (const subscription of this.intake.splice(0)) subscription.unsubscribe();
     await this.periodicTasks?.stop();
     this.send({ type: 'stop' });

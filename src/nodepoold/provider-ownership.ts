@@ -81,7 +81,9 @@ export class ProviderOwnership {
   private beating: Promise<void> | undefined;
   private failing = false;
   private beats = 0;
-  private phase: 'new' | 'running' | 'stopped' = 'new';
+  /** No other daemon was alive at the last beat: nobody could take a lease that lapses. */
+  private alone = true;
+  private phase: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
 
   constructor(private readonly options: ProviderOwnershipOptions) {
     this.name = options.name ?? daemonName();
@@ -90,9 +92,15 @@ export class ProviderOwnership {
     this.beatMs = options.beatMs ?? OWNERSHIP_BEAT_MS;
   }
 
-  /** Whether this daemon drives the provider now. */
+  /**
+   * Whether this daemon drives the provider now: it holds the lease, and,
+   * while other daemons run, the lease has not lapsed by this host's clock
+   * (a process that was stalled past its lease calls no cloud until its
+   * next beat has renewed it, or found it gone).
+   */
   owns(provider: string): boolean {
-    return this.held.has(providerLease(provider));
+    const expiresAt = this.held.get(providerLease(provider));
+    return expiresAt !== undefined && (this.alone || this.options.clock.now() < expiresAt);
   }
 
   /** Whether this daemon runs the allocation over the whole pool now. */
@@ -143,16 +151,23 @@ export class ProviderOwnership {
     return this.beating;
   }
 
+  /** The daemon is stopping: no more beats, so nothing is taken while its actors stop. */
+  async stopBeating(): Promise<void> {
+    if (this.phase !== 'running') return;
+    this.phase = 'stopping';
+    this.options.clock.clearTimeout(this.timer);
+    await this.beating?.catch(() => {});
+  }
+
   /**
    * The graceful end: every lease passes to the daemon that should have it
    * without this one (the actors are already stopped and their states
    * written), and this daemon's row goes.
    */
   async stop(): Promise<void> {
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running' && this.phase !== 'stopping') return;
+    await this.stopBeating();
     this.phase = 'stopped';
-    this.options.clock.clearTimeout(this.timer);
-    await this.beating?.catch(() => {});
     const { db, clock, log } = this.options;
     // Read afresh: a daemon that stopped since the last beat must not be handed anything.
     this.daemons = await db.daemons.list().catch(() => this.daemons);
@@ -190,6 +205,7 @@ export class ProviderOwnership {
       this.daemons = await db.daemons.list();
       // A command (`nodepool daemon-drain`) sets the flag in this daemon's row.
       this.draining = this.daemons.find((d) => d.name === this.name)?.draining ?? false;
+      this.alone = this.liveDaemons(now).length === 1;
       this.leases = await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE);
       const duties = [...(await this.options.providers()).map(providerLease), ALLOCATION_LEASE];
       await this.renewHeld(now);
@@ -295,8 +311,8 @@ export class ProviderOwnership {
    * single nodepoold's always did.
    */
   private async fenceLapsing(): Promise<void> {
+    if (this.alone) return;
     const now = this.options.clock.now();
-    if (!this.liveDaemons(now).some((d) => d.name !== this.name)) return;
     for (const [lease, expiresAt] of [...this.held]) {
       if (now >= expiresAt - this.beatMs) await this.lose(lease, undefined);
     }

@@ -215,6 +215,27 @@ describeEachBackend('provider ownership', (backend) => {
     }
   });
 
+  it('a daemon stalled past its lease while others live drives nothing until a beat has renewed it', async () => {
+    const all = [daemon('nodepoold:host-a:1'), daemon('nodepoold:host-b:2')];
+    for (const d of all) await d.ownership.start();
+    await beats(all, 2);
+    const stalled = all[0] as Daemon;
+    const itsProviders = [...stalled.driving];
+    expect(itsProviders.length).toBeGreaterThan(0);
+    stalled.ownership.beat = () => Promise.resolve();
+    clock.increment(TTL + 1);
+    for (const p of itsProviders) expect(stalled.ownership.owns(p)).toBe(false);
+    kill(all[1] as Daemon);
+  });
+
+  it('alone, a stall past the lease changes nothing: nobody could have taken it', async () => {
+    const only = daemon('nodepoold:host-c:3');
+    await only.ownership.start();
+    kill(only);
+    clock.increment(TTL * 3);
+    for (const p of PROVIDERS) expect(only.ownership.owns(p)).toBe(true);
+  });
+
   it('alone, a daemon keeps driving through an outage longer than the lease', async () => {
     const only = daemon('nodepoold:host-a:1');
     await only.ownership.start();
