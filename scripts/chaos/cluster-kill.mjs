@@ -106,14 +106,17 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
     let sampling = false;
     let samples = 0;
     let lowestRolling;
-    let rolling = false;
+    let lowestKilling;
+    /** Which phase the sampler watches the ready count for. */
+    let phase = 'fill';
     const sample = async () => {
       while (sampling) {
         try {
           await ownersCheck();
-          if (rolling) {
+          if (phase !== 'fill') {
             const ready = await readyCount();
-            lowestRolling = Math.min(lowestRolling ?? ready, ready);
+            if (phase === 'killing') lowestKilling = Math.min(lowestKilling ?? ready, ready);
+            else lowestRolling = Math.min(lowestRolling ?? ready, ready);
           }
           samples += 1;
         } catch (err) {
@@ -143,6 +146,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
         qps = { oneDaemon: alone, threeDaemons: three, extraPerDaemon: +((three - alone) / 2).toFixed(1) };
       }
       sampling = true;
+      phase = 'killing';
       sampler = sample();
 
       for (let i = 0; i < kills; i += 1) {
@@ -166,6 +170,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
           return itsProviders.every((n) => !name(victim).test(leases.find((l) => l.name === n)?.owner ?? ''));
         }, 60_000, 200);
         if (taken) takeovers.push((performance.now() - killed) / 1000);
+        // Met again once the dead daemon's providers have moved (the sampler says how low it went meanwhile).
         const restored = await waitUntil(async () => (await readyCount()) >= minReady, RESTORE_BOUND_S * 1000, 500);
         const restoreS = (performance.now() - killed) / 1000;
         restores.push(restoreS);
@@ -177,8 +182,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
 
       // A rolling restart: each daemon stopped (it hands its providers over) and started again, one after the other.
       await waitUntil(async () => (await readyCount()) >= minReady, 60_000, 500);
-      rolling = true;
-      lowestRolling = undefined;
+      phase = 'rolling';
       for (let slot = 0; slot < 3; slot += 1) {
         const old = slots[slot];
         killedAt.set(old.pid, Date.now());
@@ -188,7 +192,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
         await waitUntil(sharedOut, 30_000, 250);
       }
       await sleep(5000);
-      rolling = false;
+      phase = 'rest';
       if (lowestRolling !== undefined && lowestRolling < 0.9 * minReady) failures['rolling dip'] += 1;
 
       // At rest: every server has its row, every ready node its server, no more nodes than min-ready.
@@ -226,6 +230,7 @@ export async function clusterKill(backend, short, { galera = false } = {}) {
       samples,
       takeoverS: { p50: round(pct(takeovers, 50)), max: round(Math.max(...takeovers)) },
       restoreS: { p50: round(pct(restores, 50)), max: round(Math.max(...restores)) },
+      lowestReadyWhileKilling: lowestKilling,
       lowestReadyInRollingRestart: lowestRolling,
       ...(qps && { idleQueriesPerSecond: qps }),
       failures,
