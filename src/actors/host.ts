@@ -260,7 +260,11 @@ export class ActorHost {
     if (!kind) return;
     const snapshot = event.snapshot as unknown as SnapshotView;
     this.persistence.noteSnapshot(actor, snapshot);
-    if (snapshot.status === 'stopped') return;
+    if (snapshot.status === 'stopped') {
+      // Stopped here (the process stops, or another nodepoold drives its provider now): resumed later, it starts its story afresh, as after a restart.
+      this.states.delete(actor.id);
+      return;
+    }
     const state = snapshot.status === 'done' ? 'removed' : kind.stateOf(snapshot);
     const previous = this.states.get(actor.id);
     if (previous === state) return;
