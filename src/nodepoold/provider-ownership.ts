@@ -172,7 +172,9 @@ export class ProviderOwnership {
     // Read afresh: a daemon that stopped since the last beat must not be handed anything.
     this.daemons = await db.daemons.list().catch(() => this.daemons);
     const others = this.candidates(clock.now()).filter((name) => name !== this.name);
-    for (const lease of [...this.held.keys()]) {
+    // What is held here, and what another daemon handed here since the last beat (not taken yet, but in this daemon's name).
+    const handedHere = (await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE).catch(() => [])).filter((l) => l.owner === this.name).map((l) => l.name);
+    for (const lease of new Set([...this.held.keys(), ...handedHere])) {
       this.held.delete(lease);
       const next = rendezvousOwner(lease, others);
       try {

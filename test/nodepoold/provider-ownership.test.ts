@@ -144,6 +144,18 @@ describeEachBackend('provider ownership', (backend) => {
     await expectOneOwnerEach(all.slice(1));
   });
 
+  it('a provider handed to a daemon that stops before its next beat is passed on at its stop, not left to lapse', async () => {
+    const all = [daemon('nodepoold:host-a:1'), daemon('nodepoold:host-b:2')];
+    for (const d of all) await d.ownership.start();
+    await beats(all, 2);
+    const [giver, stopping] = all as [Daemon, Daemon];
+    const lease = `provider:${[...giver.driving][0] ?? ''}`;
+    // The giver hands one of its providers over (as when the hashing names the other), and the other stops before it noticed.
+    expect(await db.leases.transfer(lease, giver.name, stopping.name, TTL, clock.now())).toBe(true);
+    await stopping.ownership.stop();
+    expect((await db.leases.holder(lease, clock.now()))?.owner).toBe(giver.name);
+  });
+
   it('a dead daemon on another host: its providers move once its lease lapses, not before', async () => {
     const all = [daemon('nodepoold:host-a:1'), daemon('nodepoold:host-b:2'), daemon('nodepoold:host-c:3')];
     for (const d of all) await d.ownership.start();
