@@ -87,7 +87,8 @@ function suite(): void {
     const build = await page.waitForSelector('[data-testid=summary-build]', { timeout: 15_000 });
     const buildId = await build.getAttribute('data-actor-id');
     expect(buildId).toMatch(/^build-\d+$/);
-    await build.click();
+    // By selector, not by the handle: the summary is drawn again as the daemons renew their rows, which replaces the element.
+    await page.click(`[data-testid=summary-build][data-actor-id="${buildId}"]`);
     await page.waitForSelector(`[data-testid=detail-id]:text-is("${buildId}")`, { timeout: 5_000 });
     await page.waitForSelector('[data-testid=chart][data-chart-id=imageBuild]', { timeout: 5_000 });
     await screenshot('pool');

@@ -8,7 +8,7 @@
  * gives everything away; a daemon that cannot renew while others live
  * stops driving before its leases lapse.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import { hostname } from 'node:os';
 import { ALLOCATION_LEASE } from '../../src/core/leases.js';
@@ -32,6 +32,11 @@ describeEachBackend('provider ownership', (backend) => {
   afterAll(async () => {
     await clearAll(db);
     await db.close();
+  });
+  /** The coordinators a test made: their beats end with it (one in flight would write into the next test's tables). */
+  const made: ProviderOwnership[] = [];
+  afterEach(async () => {
+    for (const ownership of made.splice(0)) await ownership.stopBeating();
   });
   beforeEach(async () => {
     await clearAll(db);
@@ -65,6 +70,7 @@ describeEachBackend('provider ownership', (backend) => {
         return Promise.resolve();
       },
     });
+    made.push(ownership);
     return { name, ownership, driving, events };
   }
   type Daemon = ReturnType<typeof daemon>;
