@@ -75,6 +75,8 @@ export class ProviderOwnership {
   /** The leases held, with when each lapses as this daemon last wrote it. */
   private readonly held = new Map<string, number>();
   private daemons: DaemonRecord[] = [];
+  /** The daemons alive when the table was last read: worked out once per read (a pid check reads /proc). */
+  private live: DaemonRecord[] = [];
   private leases: LeaseRecord[] = [];
   private draining = false;
   private timer: unknown;
@@ -120,7 +122,7 @@ export class ProviderOwnership {
    */
   drivenProviders(): Set<string> {
     const now = this.options.clock.now();
-    const alive = new Set(this.liveDaemons(now).map((d) => d.name));
+    const alive = new Set(this.live.map((d) => d.name));
     const driven = new Set(this.ownedProviders());
     for (const lease of this.leases) {
       const provider = providerOfLease(lease.name);
@@ -129,9 +131,10 @@ export class ProviderOwnership {
     return driven;
   }
 
-  /** The daemons alive at the last beat (this one included). */
-  liveDaemons(now: number = this.options.clock.now()): DaemonRecord[] {
-    return this.daemons.filter((d) => d.name === this.name || this.isAlive(d, now));
+  /** A fresh read of the daemon table, and who in it is alive. */
+  private see(daemons: DaemonRecord[], now: number): void {
+    this.daemons = daemons;
+    this.live = daemons.filter((d) => d.name === this.name || this.isAlive(d, now));
   }
 
   /** Registers this daemon and takes its share; then beats until stopped. */
@@ -170,8 +173,8 @@ export class ProviderOwnership {
     this.phase = 'stopped';
     const { db, clock, log } = this.options;
     // Read afresh: a daemon that stopped since the last beat must not be handed anything.
-    this.daemons = await db.daemons.list().catch(() => this.daemons);
-    const others = this.candidates(clock.now()).filter((name) => name !== this.name);
+    this.see(await db.daemons.list().catch(() => this.daemons), clock.now());
+    const others = this.candidates().filter((name) => name !== this.name);
     // What is held here, and what another daemon handed here since the last beat (not taken yet, but in this daemon's name).
     const handedHere = (await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE).catch(() => [])).filter((l) => l.owner === this.name).map((l) => l.name);
     for (const lease of new Set([...this.held.keys(), ...handedHere])) {
@@ -204,10 +207,10 @@ export class ProviderOwnership {
       const now = clock.now();
       const self = parseDaemonName(this.name) ?? { host: hostname(), pid: process.pid };
       await db.daemons.heartbeat({ name: this.name, host: self.host, pid: self.pid, startedAt: this.startedAt, web: this.options.web?.() ?? null }, this.ttlMs, now);
-      this.daemons = await db.daemons.list();
+      this.see(await db.daemons.list(), now);
       // A command (`nodepool daemon-drain`) sets the flag in this daemon's row.
       this.draining = this.daemons.find((d) => d.name === this.name)?.draining ?? false;
-      this.alone = this.liveDaemons(now).length === 1;
+      this.alone = this.live.length === 1;
       this.leases = await db.leases.listWithPrefix(PROVIDER_LEASE_PREFIX, ALLOCATION_LEASE);
       const duties = [...(await this.options.providers()).map(providerLease), ALLOCATION_LEASE];
       await this.renewHeld(now);
@@ -223,7 +226,7 @@ export class ProviderOwnership {
       this.beats += 1;
       if (this.beats % SWEEP_EVERY_BEATS === 0) {
         await db.daemons.removeExpiredBefore(now - FORGET_DEAD_AFTER_MS);
-        if (this.liveDaemons(now).length > 1) for (const provider of this.ownedProviders()) this.options.sweep?.(provider);
+        if (!this.alone) for (const provider of this.ownedProviders()) this.options.sweep?.(provider);
       }
       if (this.failing) log.info('the daemon table and the provider leases are renewed again');
       this.failing = false;
@@ -256,7 +259,7 @@ export class ProviderOwnership {
   private async settle(lease: string, now: number): Promise<void> {
     const { db, log } = this.options;
     const row = this.leases.find((l) => l.name === lease);
-    const wanted = rendezvousOwner(lease, this.candidates(now));
+    const wanted = rendezvousOwner(lease, this.candidates());
     if (this.held.has(lease)) {
       if (row?.owner !== this.name) return this.lose(lease, row?.owner);
       if (wanted !== undefined && wanted !== this.name) {
@@ -273,7 +276,7 @@ export class ProviderOwnership {
     let taken: boolean;
     if (handedHere) taken = await db.leases.renew(lease, this.name, this.ttlMs, now);
     else if (!row || now >= row.expiresAt) taken = await db.leases.tryAcquire(lease, this.name, this.ttlMs, now);
-    else if (!this.daemonAlive(row.owner, now)) taken = await db.leases.transfer(lease, row.owner, this.name, this.ttlMs, now);
+    else if (!this.daemonAlive(row.owner)) taken = await db.leases.transfer(lease, row.owner, this.name, this.ttlMs, now);
     else return;
     if (!taken) return;
     this.held.set(lease, now + this.ttlMs);
@@ -321,15 +324,14 @@ export class ProviderOwnership {
   }
 
   /** The daemons the hashing chooses among: the live ones not draining, or every live one if all drain. */
-  private candidates(now: number): string[] {
-    const live = this.liveDaemons(now);
+  private candidates(): string[] {
+    const live = this.live;
     const willing = live.filter((d) => !d.draining);
     return (willing.length > 0 ? willing : live).map((d) => d.name);
   }
 
-  private daemonAlive(name: string, now: number): boolean {
-    const daemon = this.daemons.find((d) => d.name === name);
-    return daemon !== undefined && (daemon.name === this.name || this.isAlive(daemon, now));
+  private daemonAlive(name: string): boolean {
+    return this.live.some((d) => d.name === name);
   }
 
   /** Renewed lately, and, on this host, its process still runs (a restart after a crash does not wait out the TTL). */
